@@ -1,0 +1,1 @@
+"""Accounts: staff users, passwords, and (later) sessions and SSO."""

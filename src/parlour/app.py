@@ -1,0 +1,67 @@
+"""create_app(settings) -> the ASGI app: builds the database, backends and routes; no module globals."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from parlour import __version__, errors, routes
+from parlour.db.engine import Database, connect
+from parlour.db.tables import Site
+from parlour.events import EventBus
+from parlour.infra.cache import MemoryCache
+from parlour.infra.clientip import parse_networks
+from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
+from parlour.scoring.protocol import NullScorer, Scorer
+from parlour.settings import Settings
+from parlour.state import AppState
+
+PACKAGE = Path(__file__).parent
+
+
+def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
+    logging.basicConfig(level=settings.log_level.upper())
+    db = connect(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    state = AppState(
+        settings=settings,
+        db=db,
+        scorer=scorer or NullScorer(),
+        thread_cache=MemoryCache(settings.thread_cache_entries),
+        bus=EventBus(),
+        trusted_proxies=parse_networks(settings.trusted_proxies),
+        templates=Jinja2Templates(directory=PACKAGE / "templates"),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Parlour",
+        version=__version__,
+        summary="Self-hosted comments for news sites",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.parlour = state
+    errors.install(app)
+    routes.install(app)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    app.add_middleware(RequestGuard, max_body=settings.max_request_bytes)
+    app.add_middleware(Cors, allowed_origins=OriginCache(lambda: _all_allowed_origins(db)))
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _all_allowed_origins(db: Database) -> frozenset[str]:
+    with db.read() as session:
+        return frozenset(origin for origins in session.scalars(select(Site.allowed_origins)) for origin in origins)

@@ -1,0 +1,240 @@
+"""The `parlour` command: serve, demo, db, site, user."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from parlour.accounts.users import create_user, list_users
+from parlour.db import migrate
+from parlour.db.engine import connect
+from parlour.db.tables import StaffRole
+from parlour.errors import ParlourError
+from parlour.scoring.protocol import NullScorer
+from parlour.settings import Settings, load_settings
+from parlour.sites import service as sites
+from parlour.sites.schemas import ModerationMode, SiteCreate, SiteSettingsUpdate, SiteUpdate
+
+app = typer.Typer(help="Parlour: self-hosted comments for news sites.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+site_app = typer.Typer(help="Sites (publications).", no_args_is_help=True)
+user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(site_app, name="site")
+app.add_typer(user_app, name="user")
+console = Console()
+errors = Console(stderr=True)
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        errors.print(f"[red]Configuration error:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+
+
+def _fail(error: ParlourError) -> typer.Exit:
+    errors.print(f"[red]{error.title}:[/red] {error.detail}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Serve Parlour (settings from PARLOUR_* variables and the TOML file named by PARLOUR_CONFIG)."""
+    _settings()  # fail fast, in the parent, on a bad configuration
+    uvicorn.run(
+        "parlour.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,  # parlour.infra.clientip decides which proxies to believe
+        server_header=False,
+        log_level="warning",
+    )
+
+
+@app.command()
+def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
+    """Start a throwaway demo: a fresh SQLite database, a demo site and an article with a discussion."""
+    from parlour.demo.seed import seed
+
+    folder = Path(tempfile.mkdtemp(prefix="parlour-demo-"))
+    base_url = f"http://{'127.0.0.1' if host in {'0.0.0.0', '::'} else host}:{port}"  # noqa: S104
+    os.environ.update(
+        {
+            "PARLOUR_DEMO": "true",
+            "PARLOUR_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
+            "PARLOUR_PUBLIC_BASE_URL": base_url,
+        }
+    )
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    db = connect(settings.database_url)
+    with console.status("Seeding the demo discussion…"):
+        site = seed(db=db, scorer=NullScorer(), settings=settings)
+    db.dispose()
+    console.print(f"Demo database: {folder / 'demo.db'}")
+    console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}")
+    console.print(f"\n[bold green]Parlour demo running at {base_url}/demo[/bold green]  (Ctrl-C to stop)\n")
+    serve(host=host, port=port, workers=workers)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database schema up to REVISION (default: the newest)."""
+    settings = _settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"Database at revision {migrate.current(settings.database_url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database schema down to REVISION ('base' empties it)."""
+    settings = _settings()
+    migrate.downgrade(settings.database_url, revision)
+    console.print(f"Database at revision {migrate.current(settings.database_url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision."""
+    console.print(migrate.current(_settings().database_url) or "empty")
+
+
+@site_app.command("create")
+def site_create(
+    slug: Annotated[str, typer.Option(help="Short name used by the embed, e.g. 'courier'.")],
+    name: Annotated[str, typer.Option(help="The publication's name.")],
+    origin: Annotated[list[str], typer.Option(help="An article origin allowed to embed, e.g. https://news.example.")],
+    moderation: Annotated[ModerationMode, typer.Option(help="post: publish then review; pre: hold all.")] = (
+        ModerationMode.POST
+    ),
+) -> None:
+    """Create a site and print its staff API key (shown once)."""
+    db = connect(_settings().database_url)
+    try:
+        with db.write() as session:
+            data = SiteCreate.model_validate(
+                {
+                    "slug": slug,
+                    "name": name,
+                    "allowed_origins": origin,
+                    "settings": {"moderation_mode": moderation},
+                }
+            )
+            site, api_key = sites.create_site(session=session, data=data)
+            console.print(f"Created site [bold]{site.slug}[/bold] for {', '.join(site.allowed_origins)}")
+            console.print(f"API key (shown once): {api_key}")
+    except ValidationError as exc:
+        errors.print(f"[red]Invalid site:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ParlourError as exc:
+        raise _fail(exc) from exc
+    finally:
+        db.dispose()
+
+
+@site_app.command("list")
+def site_list() -> None:
+    """List the sites."""
+    db = connect(_settings().database_url)
+    with db.read() as session:
+        table = Table("slug", "name", "allowed origins", "moderation")
+        for site in sites.list_sites(session=session):
+            settings = sites.site_settings(site)
+            table.add_row(site.slug, site.name, " ".join(site.allowed_origins), settings.moderation_mode.value)
+    db.dispose()
+    console.print(table)
+
+
+@site_app.command("update")
+def site_update(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    origin: Annotated[list[str] | None, typer.Option(help="Replace the allowed origins.")] = None,
+    moderation: Annotated[ModerationMode | None, typer.Option(help="post or pre.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="The question above the compose box.")] = None,
+    edit_window: Annotated[int | None, typer.Option(help="Seconds an author may edit or delete.")] = None,
+    rotate_key: Annotated[bool, typer.Option(help="Issue a new API key; the old one stops working.")] = False,
+) -> None:
+    """Change a site's name, origins or settings."""
+    db = connect(_settings().database_url)
+    try:
+        with db.write() as session:
+            site = sites.get_site(session=session, slug=slug)
+            settings = SiteSettingsUpdate(moderation_mode=moderation, prompt=prompt, edit_window_seconds=edit_window)
+            data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
+            sites.update_site(session=session, site=site, data=data)
+            if rotate_key:
+                console.print(f"New API key (shown once): {sites.rotate_api_key(session=session, site=site)}")
+            console.print(f"Updated site [bold]{slug}[/bold]")
+    except ValidationError as exc:
+        errors.print(f"[red]Invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ParlourError as exc:
+        raise _fail(exc) from exc
+    finally:
+        db.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Login e-mail address.")],
+    role: Annotated[StaffRole, typer.Option(help="admin, moderator or staff.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    site: Annotated[list[str] | None, typer.Option(help="Limit a moderator to these site slugs.")] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Read the password from this environment variable instead of a prompt.")
+    ] = None,
+) -> None:
+    """Create a staff user (the password is asked for, or read from --password-env)."""
+    password = os.environ.get(password_env, "") if password_env else getpass.getpass("Password: ")
+    db = connect(_settings().database_url)
+    try:
+        with db.write() as session:
+            user = create_user(
+                session=session,
+                email=email,
+                display_name=name,
+                password=password,
+                role=role,
+                site_slugs=site or [],
+            )
+            console.print(f"Created {user.role.value} {user.email}")
+    except ParlourError as exc:
+        raise _fail(exc) from exc
+    finally:
+        db.dispose()
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List staff users."""
+    db = connect(_settings().database_url)
+    with db.read() as session:
+        table = Table("e-mail", "name", "role", "sites", "active")
+        for user in list_users(session=session):
+            table.add_row(
+                user.email,
+                user.display_name,
+                user.role.value,
+                " ".join(user.site_slugs) or "all",
+                "yes" if user.active else "no",
+            )
+    db.dispose()
+    console.print(table)

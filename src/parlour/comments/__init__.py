@@ -1,0 +1,1 @@
+"""Comments: schemas, markup, threading, service and public views."""

@@ -1,0 +1,127 @@
+"""Request and response models of the public comment API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from parlour.db.tables import CommentStatus, ReportReason
+from parlour.sites.schemas import StoryPublic
+
+MAX_BODY_CHARS = 10000  # the hard ceiling; each site sets its own lower limit
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Sort(StrEnum):
+    TOP = "top"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+class AuthorIn(Strict):
+    name: str = Field(min_length=1, max_length=200, description="Display name, shown as plain text.")
+    email: EmailStr | None = Field(None, max_length=320, description="Never shown; for notifications only.")
+    website: str | None = Field(None, max_length=2048, description="http or https only.")
+
+
+class CommentCreate(Strict):
+    site: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1, max_length=2048)
+    parent_id: int | None = Field(None, ge=1)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
+    author: AuthorIn
+
+
+class CommentUpdate(Strict):
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
+
+
+class ReportCreate(Strict):
+    reason: ReportReason
+    message: str = Field("", max_length=1000)
+
+
+class AuthorPublic(BaseModel):
+    name: str
+    website: str | None
+
+
+class MoreReplies(BaseModel):
+    count: int = Field(description="Listed replies not included here.")
+    cursor: str | None = Field(description="Pass to GET /comments/{id}/replies to continue this branch.")
+
+
+class CommentPublic(BaseModel):
+    id: int
+    parent_id: int | None
+    depth: int
+    status: CommentStatus
+    author: AuthorPublic | None = Field(description="None on tombstones.")
+    html: str = Field(description="Sanitised HTML; empty on tombstones.")
+    created_at: datetime
+    edited_at: datetime | None
+    reaction_count: int
+    reply_count: int
+    featured: bool
+    replies: list[CommentPublic] = Field(default_factory=list)
+    more_replies: MoreReplies | None = None
+
+
+class CommentOwn(CommentPublic):
+    """A comment as its author sees it: with the Markdown source and moderation reasons."""
+
+    body: str
+    editable_until: datetime
+    moderation_reasons: list[str]
+
+
+class CommentCreated(BaseModel):
+    id: int
+    status: CommentStatus
+    edit_token: str = Field(description="Shown once: proves authorship for edits and deletion.")
+    comment: CommentOwn
+
+
+class ThreadPage(BaseModel):
+    story: StoryPublic | None = Field(description="None until the story's first comment.")
+    total: int = Field(description="Visible comments on the story.")
+    sort: Sort
+    comments: list[CommentPublic]
+    next_cursor: str | None
+
+
+class RepliesPage(BaseModel):
+    parent_id: int
+    replies: list[CommentPublic]
+    next_cursor: str | None
+
+
+class CommentWithAncestors(BaseModel):
+    comment: CommentPublic | CommentOwn
+    ancestors: list[CommentPublic] = Field(description="From the top-level comment down to the parent.")
+    story: StoryPublic
+
+
+class ReactionState(BaseModel):
+    comment_id: int
+    reacted: bool
+    reaction_count: int
+
+
+class ReportCreated(BaseModel):
+    comment_id: int
+    reason: ReportReason
+
+
+class StoryCount(BaseModel):
+    url: str
+    count: int
+
+
+class Counts(BaseModel):
+    counts: dict[str, int] = Field(description="Visible comments per URL, keyed by the URL as given.")

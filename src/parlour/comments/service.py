@@ -1,0 +1,470 @@
+"""Writing comments: post, edit, delete, react, report. Plain functions that raise domain errors; no HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parlour import events
+from parlour.clock import utcnow
+from parlour.comments import markup
+from parlour.comments.reading import ancestors_of, comment_row, to_public
+from parlour.comments.schemas import (
+    AuthorIn,
+    CommentCreate,
+    CommentCreated,
+    CommentOwn,
+    CommentPublic,
+    CommentWithAncestors,
+    ReactionState,
+    ReportCreate,
+)
+from parlour.comments.threading import TOMBSTONES, attach_depth, is_listed
+from parlour.comments.tokens import (
+    edit_token_matches,
+    hash_edit_token,
+    idempotent_edit_token,
+    new_edit_token,
+)
+from parlour.db.engine import Database
+from parlour.db.tables import (
+    Author,
+    Comment,
+    CommentStatus,
+    IdempotencyKey,
+    Reaction,
+    Report,
+    Site,
+    Story,
+)
+from parlour.errors import Conflict, EditWindowClosed, Forbidden, InvalidInput, NotFound, StoryClosed
+from parlour.moderation.pipeline import decide
+from parlour.scoring.protocol import Scorer
+from parlour.sites.schemas import SiteSettings, StoryPublic
+from parlour.sites.service import get_site, site_settings, story_for_comment
+from parlour.sites.urls import normalise_website
+
+
+@dataclass
+class WriteResult:
+    """What a write returns to its caller, and the events to publish once it has committed."""
+
+    value: Any
+    events: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PostContext:
+    secret_key: str
+    idempotency_key: str | None = None
+
+
+def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: PostContext) -> WriteResult:
+    """Validate, score outside any transaction, then store in one short write transaction."""
+    with db.read() as session:
+        site = get_site(session=session, slug=data.site)
+        settings = site_settings(site)
+        request_hash = _request_hash(data)
+        if context.idempotency_key:
+            replay = _replay(session, site, context, request_hash)
+            if replay is not None:
+                return WriteResult(replay)
+    body = _valid_body(data.body, settings)
+    author = _valid_author(data.author, settings)
+    decision = decide(settings=settings, scores=(scores := scorer.score(body)))
+    try:
+        with db.write() as session:
+            comment, story = _insert_comment(session, site=site, settings=settings, data=data, body=body, author=author)
+            comment.status = decision.status
+            comment.moderation_reasons = decision.reasons
+            comment.moderation_scores = scores.as_json()
+            token = _assign_token(session, comment, site, context, request_hash)
+            _on_listed_change(session, comment, became_listed=is_listed(comment.status, 0))
+            created = _created(session, comment, token, settings)
+    except IntegrityError:
+        # Another request with the same Idempotency-Key won the race; answer as it did.
+        if context.idempotency_key:
+            with db.read() as session:
+                replay = _replay(session, site, context, request_hash)
+            if replay is not None:
+                return WriteResult(replay)
+        raise
+    posted = events.CommentPosted(site.id, story.id, comment.id, comment.status.value)
+    return WriteResult(created, [posted, events.StoryChanged(site.id, story.id)])
+
+
+def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str) -> WriteResult:
+    with db.read() as session:
+        comment, site = _owned_comment(session, comment_id, token)
+        settings = site_settings(site)
+        _check_edit_window(comment, settings)
+    clean = _valid_body(body, settings)
+    decision = decide(settings=settings, scores=(scores := scorer.score(clean)))
+    with db.write() as session:
+        comment, site = _owned_comment(session, comment_id, token)
+        if comment.status not in {CommentStatus.APPROVED, CommentStatus.PENDING}:
+            raise Conflict("Only a published or pending comment can be edited.")
+        comment.body, comment.html = clean, markup.render(clean)
+        comment.markup_version = markup.MARKUP_VERSION
+        comment.edited_at = utcnow()
+        comment.moderation_reasons = decision.reasons
+        comment.moderation_scores = scores.as_json()
+        _set_status(session, comment, decision.status)
+        _bump_story(session, comment.story_id)
+        result = _own(session, comment, settings)
+    story_id = comment.story_id
+    return WriteResult(
+        result, [events.CommentEdited(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id)]
+    )
+
+
+def delete_comment(*, db: Database, comment_id: int, token: str | None) -> WriteResult:
+    """The author's delete: the text is erased, a tombstone keeps the replies in place."""
+    with db.write() as session:
+        comment, site = _owned_comment(session, comment_id, token)
+        _check_edit_window(comment, site_settings(site))
+        if comment.status in TOMBSTONES:
+            raise NotFound(f"No comment {comment_id}.")
+        comment.body, comment.html = "", ""
+        _set_status(session, comment, CommentStatus.DELETED)
+        _bump_story(session, comment.story_id)
+        story_id = comment.story_id
+    return WriteResult(
+        None, [events.CommentDeleted(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id)]
+    )
+
+
+def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) -> WriteResult:
+    """Add or withdraw one reader's reaction; repeating either is harmless (a unique constraint decides)."""
+    with db.write() as session:
+        comment = _published_comment(session, comment_id)
+        if on:
+            changed = _insert_reaction(session, comment_id, reader_key)
+        else:
+            deleted = session.execute(
+                delete(Reaction).where(Reaction.comment_id == comment_id, Reaction.reader_key == reader_key)
+            )
+            changed = getattr(deleted, "rowcount", 0) > 0
+        count = comment.reaction_count
+        if changed:
+            count = session.execute(
+                update(Comment)
+                .where(Comment.id == comment_id)
+                .values(reaction_count=Comment.reaction_count + (1 if on else -1))
+                .returning(Comment.reaction_count)
+                .execution_options(synchronize_session=False)
+            ).scalar_one()
+            _bump_story(session, comment.story_id)
+        reacted = on
+        story_id, site_id = comment.story_id, _site_id_of_story(session, comment.story_id)
+    state = ReactionState(comment_id=comment_id, reacted=reacted, reaction_count=count)
+    return WriteResult(state, [events.StoryChanged(site_id, story_id)] if changed else [])
+
+
+def report_comment(*, db: Database, comment_id: int, reader_key: str, data: ReportCreate) -> WriteResult:
+    with db.write() as session:
+        comment = _published_comment(session, comment_id)
+        report = Report(
+            comment_id=comment_id,
+            reader_key=reader_key,
+            reason=data.reason,
+            message=markup.clean_text(data.message),
+            created_at=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(report)
+        except IntegrityError as exc:
+            raise Conflict("You have reported this comment already.") from exc
+        story_id, site_id = comment.story_id, _site_id_of_story(session, comment.story_id)
+    return WriteResult(report, [events.CommentReported(site_id, story_id, comment_id, data.reason.value)])
+
+
+def permalink(*, session: Session, comment_id: int, token: str | None) -> CommentWithAncestors:
+    """A comment with its ancestors; hidden comments only for their author, who also sees the source."""
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(f"No comment {comment_id}.")
+    story = session.get(Story, comment.story_id)
+    assert story is not None
+    shown: CommentPublic
+    if edit_token_matches(token, comment.edit_token_hash):
+        site = session.get(Site, story.site_id)
+        assert site is not None
+        shown = _own(session, comment, site_settings(site))
+    elif is_listed(comment.status, comment.reply_count):
+        row = comment_row(session, comment_id)
+        assert row is not None
+        shown = to_public(row)
+    else:
+        raise NotFound(f"No comment {comment_id}.")
+    return CommentWithAncestors(
+        comment=shown,
+        ancestors=ancestors_of(session, comment),
+        story=StoryPublic.model_validate(story, from_attributes=True),
+    )
+
+
+def listed_comment(*, session: Session, comment_id: int) -> tuple[Comment, Site]:
+    """A comment readers can see, with its site; anything else is not found."""
+    comment = session.get(Comment, comment_id)
+    if comment is None or not is_listed(comment.status, comment.reply_count):
+        raise NotFound(f"No comment {comment_id}.")
+    story = session.get(Story, comment.story_id)
+    assert story is not None
+    site = session.get(Site, story.site_id)
+    assert site is not None
+    return comment, site
+
+
+def own_comment(*, session: Session, comment: Comment, settings: SiteSettings) -> CommentOwn:
+    return _own(session, comment, settings)
+
+
+def token_proves(comment: Comment, token: str | None) -> bool:
+    return edit_token_matches(token, comment.edit_token_hash)
+
+
+# --- internals -------------------------------------------------------------------------------------------
+
+
+def _insert_comment(
+    session: Session, *, site: Site, settings: SiteSettings, data: CommentCreate, body: str, author: Author
+) -> tuple[Comment, Story]:
+    story = story_for_comment(session=session, site=site, url=data.url)
+    if story.closed:
+        raise StoryClosed("This story is closed for comments.")
+    parent = _parent_for_reply(session, story, data.parent_id, settings.max_depth)
+    author.site_id = site.id
+    session.add(author)
+    session.flush()
+    comment = Comment(
+        story_id=story.id,
+        parent_id=parent.id if parent else None,
+        depth=attach_depth(parent.depth if parent else None, settings.max_depth),
+        author_id=author.id,
+        status=CommentStatus.PENDING,
+        body=body,
+        html=markup.render(body),
+        markup_version=markup.MARKUP_VERSION,
+        edit_token_hash=b"",
+        created_at=utcnow(),
+        reaction_count=0,
+        reply_count=0,
+        featured=False,
+    )
+    session.add(comment)
+    session.flush()
+    return comment, story
+
+
+def _parent_for_reply(session: Session, story: Story, parent_id: int | None, max_depth: int) -> Comment | None:
+    if parent_id is None:
+        return None
+    parent = session.get(Comment, parent_id)
+    if parent is None or parent.story_id != story.id:
+        raise InvalidInput(f"Comment {parent_id} is not on this story.", field="parent_id")
+    if parent.status != CommentStatus.APPROVED:
+        raise InvalidInput(f"Comment {parent_id} is not published and cannot be replied to.", field="parent_id")
+    # At the depth cap the reply becomes the parent's sibling, keeping the conversation's place.
+    while parent.depth >= max_depth and parent.parent_id is not None:
+        grandparent = session.get(Comment, parent.parent_id)
+        if grandparent is None:
+            break
+        parent = grandparent
+    return parent
+
+
+def _assign_token(session: Session, comment: Comment, site: Site, context: PostContext, request_hash: str) -> str:
+    if context.idempotency_key is None:
+        token = new_edit_token()
+    else:
+        token = idempotent_edit_token(
+            secret_key=context.secret_key,
+            site_id=site.id,
+            idempotency_key=context.idempotency_key,
+            comment_id=comment.id,
+        )
+        session.add(
+            IdempotencyKey(
+                site_id=site.id,
+                key=context.idempotency_key,
+                request_hash=request_hash,
+                comment_id=comment.id,
+                created_at=utcnow(),
+            )
+        )
+    comment.edit_token_hash = hash_edit_token(token)
+    session.flush()
+    return token
+
+
+def _replay(session: Session, site: Site, context: PostContext, request_hash: str) -> CommentCreated | None:
+    assert context.idempotency_key is not None
+    record = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.site_id == site.id, IdempotencyKey.key == context.idempotency_key)
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise Conflict("This Idempotency-Key was used for a different request.", field="Idempotency-Key")
+    comment = session.get(Comment, record.comment_id)
+    assert comment is not None
+    token = idempotent_edit_token(
+        secret_key=context.secret_key,
+        site_id=site.id,
+        idempotency_key=context.idempotency_key,
+        comment_id=comment.id,
+    )
+    return _created(session, comment, token, site_settings(site))
+
+
+def _created(session: Session, comment: Comment, token: str, settings: SiteSettings) -> CommentCreated:
+    return CommentCreated(
+        id=comment.id, status=comment.status, edit_token=token, comment=_own(session, comment, settings)
+    )
+
+
+def _own(session: Session, comment: Comment, settings: SiteSettings) -> CommentOwn:
+    row = comment_row(session, comment.id)
+    assert row is not None
+    public = to_public(row)
+    return CommentOwn(
+        **public.model_dump(exclude={"replies", "more_replies"}),
+        body=comment.body,
+        editable_until=comment.created_at + timedelta(seconds=settings.edit_window_seconds),
+        moderation_reasons=list(comment.moderation_reasons),
+    )
+
+
+def _owned_comment(session: Session, comment_id: int, token: str | None) -> tuple[Comment, Site]:
+    comment = session.get(Comment, comment_id)
+    # The same answer for a missing comment and a wrong token would hide which ids exist, but ids are
+    # not secret here; what matters is that nothing changes without the token.
+    if comment is None or comment.status in TOMBSTONES:
+        raise NotFound(f"No comment {comment_id}.")
+    if not edit_token_matches(token, comment.edit_token_hash):
+        raise Forbidden("The edit token does not match this comment (X-Parlour-Edit-Token).")
+    story = session.get(Story, comment.story_id)
+    assert story is not None
+    site = session.get(Site, story.site_id)
+    assert site is not None
+    return comment, site
+
+
+def _check_edit_window(comment: Comment, settings: SiteSettings) -> None:
+    if utcnow() > comment.created_at + timedelta(seconds=settings.edit_window_seconds):
+        raise EditWindowClosed("The time to edit or delete this comment has passed.")
+
+
+def _published_comment(session: Session, comment_id: int) -> Comment:
+    comment = session.get(Comment, comment_id)
+    if comment is None or comment.status != CommentStatus.APPROVED:
+        raise NotFound(f"No published comment {comment_id}.")
+    return comment
+
+
+def _insert_reaction(session: Session, comment_id: int, reader_key: str) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(Reaction(comment_id=comment_id, reader_key=reader_key, created_at=utcnow()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _set_status(session: Session, comment: Comment, status: CommentStatus) -> None:
+    """Change a comment's status and keep the story's count and the parents' reply counts true."""
+    was_listed = is_listed(comment.status, comment.reply_count)
+    was_approved = comment.status == CommentStatus.APPROVED
+    comment.status = status
+    session.flush()
+    now_approved = status == CommentStatus.APPROVED
+    if was_approved != now_approved:
+        session.execute(
+            update(Story)
+            .where(Story.id == comment.story_id)
+            .values(comment_count=Story.comment_count + (1 if now_approved else -1))
+            .execution_options(synchronize_session=False)
+        )
+    now_listed = is_listed(status, comment.reply_count)
+    if was_listed != now_listed:
+        _propagate_listed(session, comment.parent_id, 1 if now_listed else -1)
+
+
+def _on_listed_change(session: Session, comment: Comment, *, became_listed: bool) -> None:
+    """A new comment: count it on its story and its parent chain when readers can see it."""
+    if comment.status == CommentStatus.APPROVED:
+        session.execute(
+            update(Story)
+            .where(Story.id == comment.story_id)
+            .values(comment_count=Story.comment_count + 1, version=Story.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    if became_listed:
+        _propagate_listed(session, comment.parent_id, 1)
+
+
+def _propagate_listed(session: Session, parent_id: int | None, delta: int) -> None:
+    # A tombstone is listed only while it holds listed replies, so a change can climb the chain.
+    while parent_id is not None:
+        count, status, grandparent = session.execute(
+            update(Comment)
+            .where(Comment.id == parent_id)
+            .values(reply_count=Comment.reply_count + delta)
+            .returning(Comment.reply_count, Comment.status, Comment.parent_id)
+            .execution_options(synchronize_session=False)
+        ).one()
+        tombstone_flipped = CommentStatus(status) in TOMBSTONES and count == (1 if delta > 0 else 0)
+        if not tombstone_flipped:
+            return
+        parent_id = grandparent
+
+
+def _bump_story(session: Session, story_id: int) -> None:
+    session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(version=Story.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _site_id_of_story(session: Session, story_id: int) -> int:
+    return session.execute(select(Story.site_id).where(Story.id == story_id)).scalar_one()
+
+
+def _valid_body(raw: str, settings: SiteSettings) -> str:
+    body = markup.clean_text(raw).strip()
+    if not body:
+        raise InvalidInput("The comment is empty.", field="body")
+    if len(body) > settings.max_body_chars:
+        raise InvalidInput(
+            f"The comment is {len(body)} characters long; the limit is {settings.max_body_chars}.",
+            field="body",
+        )
+    return body
+
+
+def _valid_author(data: AuthorIn, settings: SiteSettings) -> Author:
+    name = " ".join(markup.clean_text(data.name).split())
+    if not name:
+        raise InvalidInput("A display name is required.", field="author.name")
+    if len(name) > settings.max_name_chars:
+        raise InvalidInput(
+            f"The display name is longer than {settings.max_name_chars} characters.", field="author.name"
+        )
+    website = normalise_website(data.website) if data.website else None
+    email = str(data.email).lower() if data.email else None
+    return Author(display_name=name, email=email, website=website, created_at=utcnow())
+
+
+def _request_hash(data: CommentCreate) -> str:
+    return hashlib.sha256(orjson.dumps(data.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()

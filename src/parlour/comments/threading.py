@@ -1,0 +1,60 @@
+"""Thread order, visibility and cursors: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from parlour.comments.schemas import Sort
+from parlour.db.tables import CommentStatus
+from parlour.errors import InvalidInput
+
+TOMBSTONES = frozenset({CommentStatus.DELETED, CommentStatus.REMOVED})
+
+
+def is_listed(status: CommentStatus, reply_count: int) -> bool:
+    """Readers see approved comments, and tombstones that still hold listed replies in place."""
+    return status == CommentStatus.APPROVED or (status in TOMBSTONES and reply_count > 0)
+
+
+def sort_key(sort: Sort, *, reaction_count: int, reply_count: int, created_at: datetime, id: int) -> list[Any]:
+    """The keyset position of a comment in a sort order; cursors carry it."""
+    if sort is Sort.TOP:
+        return [reaction_count, reply_count, created_at.isoformat(), id]
+    return [created_at.isoformat(), id]
+
+
+def encode_cursor(sort: Sort, key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([sort.value, *key])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: Sort) -> list[Any]:
+    """The keyset position in a cursor; a cursor from another sort order or a tampered one is refused."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = orjson.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("The cursor is not valid.", field="cursor") from exc
+    expected_length = 5 if sort is Sort.TOP else 3
+    if not isinstance(values, list) or len(values) != expected_length or values[0] != sort.value:
+        raise InvalidInput("The cursor does not belong to this sort order.", field="cursor")
+    key = values[1:]
+    try:
+        created_at = datetime.fromisoformat(key[-2])
+        ints = [int(v) for i, v in enumerate(key) if i != len(key) - 2]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("The cursor is not valid.", field="cursor") from exc
+    if created_at.tzinfo is None or any(isinstance(v, bool) or not isinstance(v, int) for v in ints):
+        raise InvalidInput("The cursor is not valid.", field="cursor")
+    return [*ints[:-1], created_at, ints[-1]] if sort is Sort.TOP else [created_at, ints[-1]]
+
+
+def attach_depth(parent_depth: int | None, max_depth: int) -> int:
+    """Depth of a new reply; the caller re-parents it when the parent already sits at the cap."""
+    if parent_depth is None:
+        return 0
+    return min(parent_depth + 1, max_depth)

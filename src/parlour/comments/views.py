@@ -1,0 +1,192 @@
+"""Public comment API handlers: parse, call one service function, serialise."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import Header, Query, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from parlour.comments import reading, service
+from parlour.comments.reading import PageShape
+from parlour.comments.schemas import (
+    CommentCreate,
+    CommentCreated,
+    CommentUpdate,
+    CommentWithAncestors,
+    Counts,
+    ReactionState,
+    RepliesPage,
+    ReportCreate,
+    ReportCreated,
+    Sort,
+    ThreadPage,
+)
+from parlour.db.tables import Site, Story
+from parlour.errors import InvalidInput, NotFound, OriginNotAllowed
+from parlour.infra.clientip import client_ip, reader_key
+from parlour.sites.schemas import StoryPublic
+from parlour.sites.service import get_site, site_settings
+from parlour.sites.urls import normalise_story_url, origin_allowed
+from parlour.state import State
+
+EditToken = Annotated[str | None, Header(alias="X-Parlour-Edit-Token", max_length=200)]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+MAX_COUNT_URLS = 100
+THREAD_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+
+
+def get_thread(
+    request: Request,
+    state: State,
+    site: Annotated[str, Query(min_length=1, max_length=64)],
+    url: Annotated[str, Query(min_length=1, max_length=2048)],
+    sort: Sort = Sort.TOP,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """One page of a story's top-level comments, each with its first replies."""
+    canonical = normalise_story_url(url)
+    with state.db.read() as session:
+        found_site, story = reading.find_site_and_story(session=session, site_slug=site, url=canonical)
+        if found_site is None:
+            raise NotFound(f"No site with slug {site!r}.", field="site")
+        if not origin_allowed(canonical, found_site.allowed_origins):
+            raise OriginNotAllowed(f"{canonical} is not on an origin this site allows.", field="url")
+        if story is None:
+            return _json(_empty_thread(sort), etag=None)
+        key = ("thread", story.id, story.version, sort.value, limit, cursor)
+        etag = _etag(key)
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
+        cached = state.thread_cache.get(key)
+        if cached is not None:
+            return _json(cached, etag=etag)
+        page = _thread_page(session, found_site, story, sort, limit, cursor)
+    body = page.model_dump_json().encode()
+    state.thread_cache.set(key, body)
+    return _json(body, etag=etag)
+
+
+def get_replies(
+    state: State,
+    comment_id: int,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> RepliesPage:
+    """Continue any branch: the listed replies of one comment, oldest first."""
+    with state.db.read() as session:
+        parent, site = service.listed_comment(session=session, comment_id=comment_id)
+        settings = site_settings(site)
+        shape = PageShape(limit, settings.replies_preview, settings.preview_depth)
+        replies, next_cursor = reading.read_replies(session=session, parent=parent, cursor=cursor, shape=shape)
+    return RepliesPage(parent_id=comment_id, replies=replies, next_cursor=next_cursor)
+
+
+def get_comment(state: State, comment_id: int, token: EditToken = None) -> CommentWithAncestors:
+    """One comment with its ancestors (permalinks). Its author, proven by the token, also sees the source."""
+    with state.db.read() as session:
+        return service.permalink(session=session, comment_id=comment_id, token=token)
+
+
+def post_comment(state: State, data: CommentCreate, idempotency_key: IdempotencyKeyHeader = None) -> CommentCreated:
+    """Post a comment or a reply; the response carries the edit token, once."""
+    context = service.PostContext(secret_key=state.settings.secret_key, idempotency_key=idempotency_key)
+    result = service.post_comment(db=state.db, scorer=state.scorer, data=data, context=context)
+    state.bus.publish(result.events)
+    created: CommentCreated = result.value
+    return created
+
+
+def edit_comment(state: State, comment_id: int, data: CommentUpdate, token: EditToken = None) -> object:
+    result = service.edit_comment(db=state.db, scorer=state.scorer, comment_id=comment_id, token=token, body=data.body)
+    state.bus.publish(result.events)
+    return result.value
+
+
+def delete_comment(state: State, comment_id: int, token: EditToken = None) -> Response:
+    result = service.delete_comment(db=state.db, comment_id=comment_id, token=token)
+    state.bus.publish(result.events)
+    return Response(status_code=204)
+
+
+def put_reaction(request: Request, state: State, comment_id: int) -> ReactionState:
+    return _react(request, state, comment_id, on=True)
+
+
+def delete_reaction(request: Request, state: State, comment_id: int) -> ReactionState:
+    return _react(request, state, comment_id, on=False)
+
+
+def post_report(request: Request, state: State, comment_id: int, data: ReportCreate) -> ReportCreated:
+    key = _reader_key(request, state, comment_id)
+    result = service.report_comment(db=state.db, comment_id=comment_id, reader_key=key, data=data)
+    state.bus.publish(result.events)
+    return ReportCreated(comment_id=comment_id, reason=data.reason)
+
+
+def get_counts(
+    request: Request,
+    state: State,
+    site: Annotated[str, Query(min_length=1, max_length=64)],
+    url: Annotated[list[str], Query(min_length=1)],
+) -> Response:
+    """Visible comments per story URL, for listing pages; cacheable."""
+    if len(url) > MAX_COUNT_URLS:
+        raise InvalidInput(f"At most {MAX_COUNT_URLS} URLs per request.", field="url")
+    canonical = {given: normalise_story_url(given) for given in url}
+    with state.db.read() as session:
+        get_site(session=session, slug=site)
+        counts = reading.story_counts(session=session, site_slug=site, urls=set(canonical.values()))
+    body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
+    etag = _etag(("counts", body))
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
+    return _json(body, etag=etag)
+
+
+def _react(request: Request, state: State, comment_id: int, *, on: bool) -> ReactionState:
+    key = _reader_key(request, state, comment_id)
+    result = service.set_reaction(db=state.db, comment_id=comment_id, reader_key=key, on=on)
+    state.bus.publish(result.events)
+    value: ReactionState = result.value
+    return value
+
+
+def _reader_key(request: Request, state: State, comment_id: int) -> str:
+    with state.db.read() as session:
+        _comment, site = service.listed_comment(session=session, comment_id=comment_id)
+        site_id = site.id
+    peer = request.client.host if request.client else None
+    address = client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
+    return reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=address)
+
+
+def _thread_page(session: Session, site: Site, story: Story, sort: Sort, limit: int, cursor: str | None) -> ThreadPage:
+    settings = site_settings(site)
+    shape = PageShape(limit, settings.replies_preview, settings.preview_depth)
+    comments, next_cursor = reading.read_top_level(session=session, story=story, sort=sort, cursor=cursor, shape=shape)
+    return ThreadPage(
+        story=StoryPublic.model_validate(story, from_attributes=True),
+        total=story.comment_count,
+        sort=sort,
+        comments=comments,
+        next_cursor=next_cursor,
+    )
+
+
+def _empty_thread(sort: Sort) -> bytes:
+    return ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None).model_dump_json().encode()
+
+
+def _etag(key: tuple[object, ...]) -> str:
+    return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
+
+
+def _json(body: bytes, *, etag: str | None) -> Response:
+    headers = {"Cache-Control": THREAD_CACHE_CONTROL}
+    if etag:
+        headers["ETag"] = etag
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,0 +1,76 @@
+"""Database engines: SQLite in WAL mode with one writer at a time, or PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+@dataclass(frozen=True)
+class Database:
+    """A read engine and a write engine; on PostgreSQL they are the same."""
+
+    reads: sessionmaker[Session]
+    writes: sessionmaker[Session]
+    engines: tuple[Engine, ...]
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.reads() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A short write transaction: committed on success, rolled back on error."""
+        with self.writes.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        for engine in self.engines:
+            engine.dispose()
+
+
+def connect(url: str, *, busy_timeout_ms: int = 10000) -> Database:
+    if url.startswith("sqlite"):
+        return _connect_sqlite(url, busy_timeout_ms)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    return Database(reads=factory, writes=factory, engines=(engine,))
+
+
+def _connect_sqlite(url: str, busy_timeout_ms: int) -> Database:
+    reads = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN")
+    # BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue on the busy
+    # timeout instead of failing with "database is locked" when a read lock cannot be upgraded.
+    writes = _sqlite_engine(url, busy_timeout_ms, begin="BEGIN IMMEDIATE")
+    return Database(
+        reads=sessionmaker(reads, expire_on_commit=False),
+        writes=sessionmaker(writes, expire_on_commit=False),
+        engines=(reads, writes),
+    )
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int, *, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself instead of the driver's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine

@@ -1,0 +1,231 @@
+"""The relational schema: every table Parlour stores, as SQLAlchemy 2 ORM classes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Integer ids autoincrement on SQLite only when declared INTEGER; BigInteger elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class CommentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+    REMOVED = "removed"
+
+
+class ReportReason(enum.StrEnum):
+    SPAM = "spam"
+    ABUSE = "abuse"
+    OFF_TOPIC = "off-topic"
+    OTHER = "other"
+
+
+class StaffRole(enum.StrEnum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    STAFF = "staff"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as portable VARCHAR + CHECK, by value, so SQLite and PostgreSQL hold the same strings.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    api_key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Story(Base):
+    __tablename__ = "stories"
+    __table_args__ = (
+        UniqueConstraint("site_id", "url", name="uq_stories_site_url"),
+        Index("ix_stories_site_publisher_id", "site_id", "publisher_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    publisher_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    section: Mapped[str | None] = mapped_column(String(200))
+    author: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[datetime | None]
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Visible (approved) comments; maintained in the same transaction as every status change.
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every write that changes what readers see; keys the rendered-thread cache.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Author(Base):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    website: Mapped[str | None] = mapped_column(String(2048))
+    # Set for signed-in readers (SSO, staff); None for anonymous authors.
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        # Thread pages: top-level comments of a story in each sort order.
+        Index("ix_comments_story_top_oldest", "story_id", "parent_id", "created_at", "id"),
+        Index(
+            "ix_comments_story_top_popular",
+            "story_id",
+            "parent_id",
+            "reaction_count",
+            "reply_count",
+            "created_at",
+            "id",
+        ),
+        # Replies of one parent, oldest first.
+        Index("ix_comments_parent_created", "parent_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    status: Mapped[CommentStatus] = mapped_column(_enum(CommentStatus, "comment_status"))
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    markup_version: Mapped[int] = mapped_column(Integer, default=1)
+    edit_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    reaction_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Listed direct replies (see comments.threading.is_listed).
+    reply_count: Mapped[int] = mapped_column(Integer, default=0)
+    featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    moderation_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    moderation_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Reaction(Base):
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("comment_id", "reader_key", name="uq_reactions_comment_reader"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    reader_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("comment_id", "reader_key", name="uq_reports_comment_reader"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    reader_key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
+    message: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    """A POST retried with the same Idempotency-Key returns the first result and creates nothing."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("site_id", "key", name="uq_idempotency_keys_site_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    # Moderators limited to these site slugs; empty means every site.
+    site_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]

@@ -1,0 +1,148 @@
+"""Domain errors, and the one place that turns them (and framework errors) into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+PROBLEM_TYPE = "https://parlour.dev/problems/"
+
+
+class ParlourError(Exception):
+    """A request that cannot be served as asked; status and title describe it to the client."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+
+class InvalidInput(ParlourError):
+    status = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+
+class NotFound(ParlourError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Forbidden(ParlourError):
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class Unauthorized(ParlourError):
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class OriginNotAllowed(Forbidden):
+    title = "URL not on this site"
+    slug = "origin-not-allowed"
+
+
+class StoryClosed(ParlourError):
+    status = 409
+    title = "Story closed for comments"
+    slug = "story-closed"
+
+
+class EditWindowClosed(Forbidden):
+    title = "Edit window closed"
+    slug = "edit-window-closed"
+
+
+class Conflict(ParlourError):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class PayloadTooLarge(ParlourError):
+    status = 413
+    title = "Request body too large"
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(ParlourError):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
+
+
+class ServiceUnavailable(ParlourError):
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"
+
+
+def problem_response(
+    status: int, title: str, detail: str, *, slug: str, errors: list[dict[str, Any]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    headers = {"Cache-Control": "no-store"}
+    if status == 503:
+        headers["Retry-After"] = "2"
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
+
+
+def problem_for(error: ParlourError) -> Response:
+    errors = [{"field": error.field, "message": error.detail}] if error.field else None
+    return problem_response(error.status, error.title, error.detail, slug=error.slug, errors=errors)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    # ("body", "author", "name") -> "author.name"; query and header parameters keep their name.
+    parts = [str(p) for p in location[1:]] if location and location[0] in {"body", "query", "header"} else []
+    return ".".join(parts) or (str(location[-1]) if location else "body")
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        errors.append({"field": _field_name(tuple(error.get("loc", ()))), "message": message})
+    return errors
+
+
+def install(app: FastAPI) -> None:
+    """Map every error the app can raise to problem+json, so no client ever sees HTML or a bare 500."""
+
+    @app.exception_handler(ParlourError)
+    async def _domain(_request: Request, exc: ParlourError) -> Response:
+        return problem_for(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        errors = _validation_errors(exc)
+        fields = ", ".join(e["field"] for e in errors)
+        return problem_response(
+            422, "Invalid input", f"Invalid value for: {fields}", slug="invalid-input", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        response = problem_response(exc.status_code, title, str(exc.detail), slug=title.lower().replace(" ", "-"))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response

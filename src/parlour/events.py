@@ -1,0 +1,72 @@
+"""Typed events that writes publish, and their in-process dispatch; side effects subscribe here."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoryChanged:
+    """Anything readers of a story see has changed (a comment posted, edited, deleted, reacted to)."""
+
+    site_id: int
+    story_id: int
+
+
+@dataclass(frozen=True)
+class CommentPosted:
+    site_id: int
+    story_id: int
+    comment_id: int
+    status: str
+
+
+@dataclass(frozen=True)
+class CommentEdited:
+    site_id: int
+    story_id: int
+    comment_id: int
+
+
+@dataclass(frozen=True)
+class CommentDeleted:
+    site_id: int
+    story_id: int
+    comment_id: int
+
+
+@dataclass(frozen=True)
+class CommentReported:
+    site_id: int
+    story_id: int
+    comment_id: int
+    reason: str
+
+
+Event = StoryChanged | CommentPosted | CommentEdited | CommentDeleted | CommentReported
+E = TypeVar("E")
+
+
+class EventBus:
+    """Calls subscribers after the write that raised the event has committed; a failing subscriber is logged."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[type[Any], list[Callable[[Any], None]]] = defaultdict(list)
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        self._subscribers[event_type].append(handler)
+
+    def publish(self, events: list[Any]) -> None:
+        for event in events:
+            for handler in self._subscribers[type(event)]:
+                try:
+                    handler(event)
+                except Exception:
+                    # A side effect must never undo or fail an acknowledged write.
+                    log.exception("event handler %r failed for %r", handler, event)

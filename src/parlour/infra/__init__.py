@@ -1,0 +1,1 @@
+"""Infrastructure behind small protocols, each with an in-memory implementation."""

@@ -1,0 +1,1 @@
+"""Moderation: the decision pipeline for new comments, and (later) queues and actions."""

@@ -1,0 +1,189 @@
+"""Every URL Parlour serves, in one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
+
+from parlour import health
+from parlour.comments import views as comments
+from parlour.comments.schemas import (
+    CommentCreated,
+    CommentOwn,
+    CommentWithAncestors,
+    Counts,
+    ReactionState,
+    RepliesPage,
+    ReportCreated,
+    ThreadPage,
+)
+from parlour.demo import views as demo
+from parlour.errors import PROBLEM_TYPE
+from parlour.sites import views as sites
+from parlour.sites.schemas import SiteCreated, SitePublic, StoryList, StoryPublic
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    endpoint: Callable[..., Any]
+    model: Any = None
+    status: int = 200
+    tags: list[str] = field(default_factory=list)
+    response_class: Any = None
+    errors: tuple[int, ...] = (422,)
+
+
+ROUTES: list[Route] = [
+    # Public reading and posting
+    Route("GET", f"{API}/threads", comments.get_thread, ThreadPage, tags=["comments"], errors=(403, 404, 422)),
+    Route("GET", f"{API}/comments/{{comment_id}}", comments.get_comment, CommentWithAncestors, tags=["comments"]),
+    Route("GET", f"{API}/comments/{{comment_id}}/replies", comments.get_replies, RepliesPage, tags=["comments"]),
+    Route(
+        "POST",
+        f"{API}/comments",
+        comments.post_comment,
+        CommentCreated,
+        201,
+        ["comments"],
+        errors=(403, 404, 409, 413, 415, 422),
+    ),
+    Route(
+        "PATCH",
+        f"{API}/comments/{{comment_id}}",
+        comments.edit_comment,
+        CommentOwn,
+        tags=["comments"],
+        errors=(403, 404, 409, 422),
+    ),
+    Route(
+        "DELETE",
+        f"{API}/comments/{{comment_id}}",
+        comments.delete_comment,
+        None,
+        204,
+        ["comments"],
+        errors=(403, 404),
+    ),
+    Route(
+        "PUT",
+        f"{API}/comments/{{comment_id}}/reaction",
+        comments.put_reaction,
+        ReactionState,
+        tags=["reactions"],
+        errors=(404,),
+    ),
+    Route(
+        "DELETE",
+        f"{API}/comments/{{comment_id}}/reaction",
+        comments.delete_reaction,
+        ReactionState,
+        tags=["reactions"],
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        f"{API}/comments/{{comment_id}}/reports",
+        comments.post_report,
+        ReportCreated,
+        201,
+        ["reports"],
+        errors=(404, 409, 422),
+    ),
+    Route("GET", f"{API}/counts", comments.get_counts, Counts, tags=["comments"], errors=(404, 422)),
+    # Staff: sites and stories
+    Route("POST", f"{API}/sites", sites.create_site, SiteCreated, 201, ["staff"], errors=(401, 409, 422)),
+    Route("GET", f"{API}/sites/{{slug}}", sites.get_site, SitePublic, tags=["staff"], errors=(401,)),
+    Route("PATCH", f"{API}/sites/{{slug}}", sites.update_site, SitePublic, tags=["staff"], errors=(401, 422)),
+    Route("GET", f"{API}/sites/{{slug}}/stories", sites.list_stories, StoryList, tags=["staff"], errors=(401,)),
+    Route(
+        "POST",
+        f"{API}/sites/{{slug}}/stories",
+        sites.create_story,
+        StoryPublic,
+        201,
+        ["staff"],
+        errors=(401, 403, 409, 422),
+    ),
+    Route(
+        "GET",
+        f"{API}/sites/{{slug}}/stories/{{story_id}}",
+        sites.get_story,
+        StoryPublic,
+        tags=["staff"],
+        errors=(401, 404),
+    ),
+    Route(
+        "PATCH",
+        f"{API}/sites/{{slug}}/stories/{{story_id}}",
+        sites.update_story,
+        StoryPublic,
+        tags=["staff"],
+        errors=(401, 404, 422),
+    ),
+    Route(
+        "POST",
+        f"{API}/sites/{{slug}}/stories/{{story_id}}/close",
+        sites.close_story,
+        StoryPublic,
+        tags=["staff"],
+        errors=(401, 404),
+    ),
+    Route(
+        "POST",
+        f"{API}/sites/{{slug}}/stories/{{story_id}}/open",
+        sites.open_story,
+        StoryPublic,
+        tags=["staff"],
+        errors=(401, 404),
+    ),
+    # Operations
+    Route("GET", "/healthz", health.healthz, health.Health, tags=["operations"]),
+    Route("GET", "/readyz", health.readyz, health.Health, tags=["operations"], errors=(503,)),
+    # Pages
+    Route("GET", "/demo", demo.article_page, tags=["pages"], response_class=HTMLResponse),
+    Route("GET", "/", demo.home, tags=["pages"], response_class=HTMLResponse),
+]
+
+
+def _problem_responses(codes: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    schema = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "example": PROBLEM_TYPE + "invalid-input"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    return {
+        code: {"description": "Problem", "content": {"application/problem+json": {"schema": schema}}} for code in codes
+    }
+
+
+def install(app: FastAPI) -> None:
+    router = APIRouter()
+    for route in ROUTES:
+        extra: dict[str, Any] = {}
+        if route.response_class is not None:
+            extra["response_class"] = route.response_class
+            extra["include_in_schema"] = False
+        router.add_api_route(
+            route.path,
+            route.endpoint,
+            methods=[route.method],
+            response_model=route.model,
+            status_code=route.status,
+            tags=list(route.tags),
+            responses=_problem_responses(route.errors),
+            **extra,
+        )
+    app.include_router(router)

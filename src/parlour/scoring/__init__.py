@@ -1,0 +1,1 @@
+"""Scoring comments for moderation: the Scorer protocol and its implementations."""

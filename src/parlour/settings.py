@@ -1,0 +1,108 @@
+"""Typed settings from PARLOUR_* variables and an optional TOML file: the only code that reads the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEMO_SECRET = "parlour-demo-secret-not-for-production"  # noqa: S105 - only accepted when demo=True
+
+
+class Settings(BaseSettings):
+    """Server-wide settings. Per-site behaviour lives in each site's SiteSettings, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLOUR_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///parlour.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db.",
+    )
+    secret_key: str = Field(
+        "",
+        description="Secret for signing and for deriving per-reader keys; at least 32 characters. Required.",
+    )
+    redis_url: str | None = Field(None, description="redis://host:port/db; enables shared caches when set.")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The URL readers reach Parlour at; links in e-mails and pages are built from it, never from Host.",
+    )
+    admin_api_key: str | None = Field(
+        None, description="Key for the server-wide admin API (creating sites); disabled when unset."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none.",
+    )
+    max_request_bytes: int = Field(65536, ge=1024, description="Largest request body accepted, in bytes.")
+    thread_cache_entries: int = Field(
+        2048, ge=0, description="Rendered thread pages kept in memory per worker; 0 disables."
+    )
+    sqlite_busy_timeout_ms: int = Field(10000, ge=100, description="How long SQLite writers wait for the lock.")
+    demo: bool = Field(False, description="Demo mode: allows the built-in insecure secret. Never in production.")
+    log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then environment, then the TOML file named by PARLOUR_CONFIG.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file_from_env()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url_without_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("public_base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secret_is_real(self) -> Settings:
+        if self.demo and not self.secret_key:
+            object.__setattr__(self, "secret_key", DEMO_SECRET)
+        if not self.demo and (len(self.secret_key) < 32 or self.secret_key == DEMO_SECRET):
+            raise ValueError(
+                "PARLOUR_SECRET_KEY must be set to at least 32 random characters "
+                '(python3 -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _config_file_from_env() -> Path | None:
+    import os
+
+    name = os.environ.get("PARLOUR_CONFIG")
+    return Path(name) if name else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once at start-up; callers pass the result down."""
+    return Settings(**overrides)

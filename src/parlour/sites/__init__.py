@@ -1,0 +1,1 @@
+"""Sites (publications) and stories (articles)."""

@@ -1,0 +1,117 @@
+"""Canonical story URLs and origin checks: pure functions, no I/O."""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from parlour.errors import InvalidInput
+
+MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga"}
+)
+TRACKING_PREFIXES = ("utm_",)
+
+
+def normalise_story_url(raw: str) -> str:
+    """The canonical form of an article URL, so that one article is one story however it was linked."""
+    parts = _split_http_url(raw, field="url")
+    host = _host_with_port(parts)
+    path = _normalise_path(parts.path)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)])
+    return urlunsplit((parts.scheme.lower(), host, path, query, ""))
+
+
+def origin_of(url: str) -> str:
+    parts = _split_http_url(url, field="url")
+    return f"{parts.scheme.lower()}://{_host_with_port(parts)}"
+
+
+def normalise_origin(raw: str) -> str:
+    """An allowed-origin entry: scheme://host[:port], optionally with a leading '*.' wildcard host."""
+    wildcard = "://*." in raw
+    parts = _split_http_url(raw.replace("://*.", "://", 1), field="allowed_origins")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise InvalidInput(f"An origin has no path or query: {raw!r}", field="allowed_origins")
+    host = _host_with_port(parts)
+    return f"{parts.scheme.lower()}://{'*.' if wildcard else ''}{host}"
+
+
+def origin_allowed(url: str, allowed_origins: list[str]) -> bool:
+    origin = origin_of(url)
+    scheme, _, host = origin.partition("://")
+    for allowed in allowed_origins:
+        allowed_scheme, _, allowed_host = allowed.partition("://")
+        if allowed_scheme != scheme:
+            continue
+        if allowed_host.startswith("*."):
+            # '*.example.com' admits sub.example.com, never evil-example.com or example.com.evil.
+            if host.endswith(allowed_host[1:]):
+                return True
+        elif host == allowed_host:
+            return True
+    return False
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        _split_http_url(value, field="website")
+    except InvalidInput:
+        return False
+    return True
+
+
+def normalise_website(raw: str) -> str:
+    """An author's website: parsed, http(s) only, re-serialised so no quote or control character survives."""
+    parts = _split_http_url(raw, field="author.website")
+    path = quote(unquote(parts.path), safe="/-._~!$&()*+,;=:@%")
+    query = quote(unquote(parts.query), safe="=&-._~!$()*+,;:@/?%")
+    return urlunsplit((parts.scheme.lower(), _host_with_port(parts), path, query, ""))
+
+
+def _split_http_url(raw: str, *, field: str) -> SplitResult:
+    value = raw.strip()
+    if not value or len(value) > MAX_URL_LENGTH:
+        raise InvalidInput(f"A URL of 1 to {MAX_URL_LENGTH} characters is required.", field=field)
+    if any(ord(c) < 0x21 or c in "\x7f<>\"'`\\" for c in value):
+        raise InvalidInput("The URL contains characters that are not allowed.", field=field)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"Not a valid URL: {exc}", field=field) from exc
+    if parts.scheme.lower() not in DEFAULT_PORTS:
+        raise InvalidInput("Only http and https URLs are accepted.", field=field)
+    if not parts.hostname or parts.username or parts.password:
+        raise InvalidInput("The URL needs a host and no user name or password.", field=field)
+    if port == 0:
+        raise InvalidInput("The URL's port is not valid.", field=field)
+    return parts
+
+
+def _host_with_port(parts: SplitResult) -> str:
+    hostname = parts.hostname or ""
+    try:
+        host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname.lower()
+    except UnicodeError as exc:
+        raise InvalidInput("The URL's host name is not valid.", field="url") from exc
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == DEFAULT_PORTS[parts.scheme.lower()]:
+        return host
+    return f"{host}:{port}"
+
+
+def _normalise_path(path: str) -> str:
+    # The trailing-slash rule: '/a/b/' and '/a/b' are the same article; the root stays '/'.
+    path = quote(unquote(path), safe="/-._~!$&'()*+,;=:@%")
+    if not path:
+        return "/"
+    return path.rstrip("/") or "/"
+
+
+def _is_tracking(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)

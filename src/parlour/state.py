@@ -1,0 +1,35 @@
+"""What request handlers may use, built once per app by create_app, and the dependency that hands it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from parlour.db.engine import Database
+from parlour.events import EventBus
+from parlour.infra.cache import ResponseCache
+from parlour.infra.clientip import Network
+from parlour.scoring.protocol import Scorer
+from parlour.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    scorer: Scorer
+    thread_cache: ResponseCache
+    bus: EventBus
+    trusted_proxies: tuple[Network, ...]
+    templates: Jinja2Templates
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.parlour
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
