@@ -9,7 +9,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parlour.errors import PayloadTooLarge, problem_response
+from parlour.errors import problem_response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = [
@@ -39,7 +39,7 @@ class RequestGuard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), send)
+        await self._call_limited(scope, receive, send)
 
     def _refusal(self, headers: Headers, path: str) -> Any:
         length = headers.get("content-length")
@@ -52,27 +52,36 @@ class RequestGuard:
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if path.startswith("/api/") and has_body and media_type != "application/json":
             return problem_response(
-                415,
-                "Unsupported media type",
-                "Send the body as application/json.",
-                slug="unsupported-media-type",
+                415, "Unsupported media type", "Send the body as application/json.", slug="unsupported-media-type"
             )
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    async def _call_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count a streamed body; past the limit, answer 413 at once and silence the app's own answer."""
         received = 0
-        max_body = self.max_body
+        refused = False
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > max_body:
-                    raise PayloadTooLarge(f"The request body is limited to {max_body} bytes.")
+                if received > self.max_body and not refused:
+                    if not started:
+                        await _too_large(self.max_body)(scope, receive, send)
+                    refused = True
+                    return {"type": "http.disconnect"}
             return message
 
-        return limited_receive
+        await self.app(scope, limited_receive, guarded_send)
 
 
 def _too_large(limit: int) -> Any:

@@ -42,15 +42,16 @@ def decode_cursor(cursor: str, sort: Sort) -> list[Any]:
     expected_length = 5 if sort is Sort.TOP else 3
     if not isinstance(values, list) or len(values) != expected_length or values[0] != sort.value:
         raise InvalidInput("The cursor does not belong to this sort order.", field="cursor")
-    key = values[1:]
-    try:
-        created_at = datetime.fromisoformat(key[-2])
-        ints = [int(v) for i, v in enumerate(key) if i != len(key) - 2]
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("The cursor is not valid.", field="cursor") from exc
-    if created_at.tzinfo is None or any(isinstance(v, bool) or not isinstance(v, int) for v in ints):
+    *numbers, created_text, comment_id = values[1:]
+    if any(type(v) is not int for v in [*numbers, comment_id]) or not isinstance(created_text, str):
         raise InvalidInput("The cursor is not valid.", field="cursor")
-    return [*ints[:-1], created_at, ints[-1]] if sort is Sort.TOP else [created_at, ints[-1]]
+    try:
+        created_at = datetime.fromisoformat(created_text)
+    except ValueError as exc:
+        raise InvalidInput("The cursor is not valid.", field="cursor") from exc
+    if created_at.tzinfo is None:
+        raise InvalidInput("The cursor is not valid.", field="cursor")
+    return [*numbers, created_at, comment_id]
 
 
 def attach_depth(parent_depth: int | None, max_depth: int) -> int:

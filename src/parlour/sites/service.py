@@ -49,7 +49,7 @@ def update_site(*, session: Session, site: Site, data: SiteUpdate) -> Site:
     if data.allowed_origins is not None:
         site.allowed_origins = sorted({normalise_origin(o) for o in data.allowed_origins})
     if data.settings is not None:
-        merged = site_settings(site).model_dump() | data.settings.model_dump(exclude_unset=True)
+        merged = site_settings(site).model_dump() | data.settings.model_dump(exclude_none=True)
         site.settings = SiteSettings.model_validate(merged).model_dump(mode="json")
     session.flush()
     return site

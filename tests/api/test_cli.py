@@ -1,0 +1,112 @@
+"""The `parlour` command, run in-process against a fresh SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from parlour.cli import app
+from parlour.db.engine import connect
+from parlour.db.tables import Site, StaffRole, StaffUser
+from tests.conftest import SECRET
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("PARLOUR_DATABASE_URL", url)
+    monkeypatch.setenv("PARLOUR_SECRET_KEY", SECRET)
+    return url
+
+
+def run(*args: str, **kwargs: str) -> str:
+    result = runner.invoke(app, list(args), env=kwargs or None)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_command_has_help() -> None:
+    for command in [[], ["serve"], ["demo"], ["db"], ["db", "upgrade"], ["site", "create"], ["user", "create"]]:
+        assert runner.invoke(app, [*command, "--help"]).exit_code == 0
+
+
+def test_db_site_and_user_lifecycle(env: str) -> None:
+    assert "0001" in run("db", "upgrade")
+    assert "0001" in run("db", "current")
+    output = run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
+    assert "pk_" in output
+    assert "courier" in run("site", "list")
+    run("site", "update", "courier", "--moderation", "pre", "--prompt", "Your view?", "--origin", "https://a.example")
+    db = connect(env)
+    with db.read() as session:
+        site = session.scalar(select(Site))
+        assert site is not None
+        assert site.settings["moderation_mode"] == "pre" and site.settings["prompt"] == "Your view?"
+        assert site.allowed_origins == ["https://a.example"]
+    run(
+        "user",
+        "create",
+        "--email",
+        "Mod@News.example",
+        "--role",
+        "moderator",
+        "--site",
+        "courier",
+        "--password-env",
+        "MOD_PASSWORD",
+        MOD_PASSWORD="a long enough password",
+    )
+    with db.read() as session:
+        user = session.scalar(select(StaffUser))
+        assert user is not None
+        assert user.email == "mod@news.example" and user.role is StaffRole.MODERATOR
+        assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    db.dispose()
+    assert "mod@news.example" in run("user", "list")
+
+
+def test_cli_errors_are_clear(env: str) -> None:
+    run("db", "upgrade")
+    run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
+    duplicate = runner.invoke(
+        app, ["site", "create", "--slug", "courier", "--name", "C", "--origin", "https://x.example"]
+    )
+    assert duplicate.exit_code == 1 and "exists already" in duplicate.output
+    bad_origin = runner.invoke(app, ["site", "create", "--slug", "other", "--name", "O", "--origin", "ftp://x"])
+    assert bad_origin.exit_code != 0
+    short = runner.invoke(
+        app, ["user", "create", "--email", "a@b.example", "--role", "admin", "--password-env", "P"], env={"P": "short"}
+    )
+    assert short.exit_code == 1 and "password" in short.output.lower()
+    unknown_site = runner.invoke(
+        app,
+        ["user", "create", "--email", "a@b.example", "--role", "moderator", "--site", "nope", "--password-env", "P"],
+        env={"P": "a long enough password"},
+    )
+    assert unknown_site.exit_code == 1 and "nope" in unknown_site.output
+
+
+def test_missing_secret_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLOUR_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.delenv("PARLOUR_SECRET_KEY", raising=False)
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2 and "PARLOUR_SECRET_KEY" in result.output
+
+
+def test_settings_from_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from parlour.settings import load_settings
+
+    config = tmp_path / "parlour.toml"
+    config.write_text(f'secret_key = "{SECRET}"\nmax_request_bytes = 4096\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    monkeypatch.setenv("PARLOUR_CONFIG", str(config))
+    monkeypatch.delenv("PARLOUR_SECRET_KEY", raising=False)
+    monkeypatch.setenv("PARLOUR_MAX_REQUEST_BYTES", "8192")
+    settings = load_settings()
+    assert settings.secret_key == SECRET
+    assert settings.max_request_bytes == 8192  # the environment wins over the file
+    assert settings.trusted_proxies == ["10.0.0.0/8"]

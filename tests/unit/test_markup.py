@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from parlour.comments.markup import clean_text, render
+
+
+@pytest.mark.parametrize(
+    ("source", "html"),
+    [
+        ("Hello *world* and **you**", "<p>Hello <em>world</em> and <strong>you</strong></p>"),
+        ("> quoted\n\nreply", "<blockquote>\n<p>quoted</p>\n</blockquote>\n<p>reply</p>"),
+        ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
+        ("`x = 1`", "<p><code>x = 1</code></p>"),
+        ("# Not a heading", "<p># Not a heading</p>"),
+        ("<b>raw</b>", "<p>&lt;b&gt;raw&lt;/b&gt;</p>"),
+    ],
+)
+def test_markdown_subset(source: str, html: str) -> None:
+    assert render(source) == html
+
+
+def test_links_get_rel_and_only_safe_schemes() -> None:
+    assert render("[a](https://x.example)") == ('<p><a href="https://x.example" rel="nofollow ugc noopener">a</a></p>')
+    assert "href" not in render("[a](javascript:alert(1))")
+    assert "href" not in render("[a](JaVaScRiPt:alert(1))")
+    assert "href" not in render("[a](data:text/html;base64,PHNjcmlwdD4=)")
+    assert "href" not in render("[a](vbscript:msgbox)")
+    assert render("mail [me](mailto:a@b.example)").count('href="mailto:a@b.example"') == 1
+
+
+def test_images_are_not_rendered() -> None:
+    assert "<img" not in render('![x](https://x.example/a.png" onerror="alert(1))')
+
+
+def test_bare_urls_are_linked() -> None:
+    assert 'href="https://x.example/a"' in render("see https://x.example/a")
+
+
+def test_clean_text_drops_controls_and_normalises() -> None:
+    assert clean_text("a\r\nb\rc\x00d\x1be\tf") == "a\nb\ncde\tf"
+    assert clean_text("e\u0301") == "\u00e9"
+
+
+def test_adversarial_input_renders_in_linear_time() -> None:
+    import time
+
+    for bait in ["a" * 50_000 + "!", "*" * 20_000, "[" * 20_000, "> " * 5_000 + "x", "`" * 10_000]:
+        start = time.perf_counter()
+        render(bait[:10_000])
+        assert time.perf_counter() - start < 1.0, bait[:20]

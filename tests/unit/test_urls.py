@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from parlour.errors import InvalidInput
+from parlour.sites.urls import normalise_origin, normalise_story_url, normalise_website, origin_allowed
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("HTTPS://News.Example/World/Story/", "https://news.example/World/Story"),
+        ("https://news.example/a?utm_source=x&utm_medium=y&id=3#comments", "https://news.example/a?id=3"),
+        ("https://news.example/a?fbclid=1&gclid=2&page=2", "https://news.example/a?page=2"),
+        ("https://news.example:443/a", "https://news.example/a"),
+        ("http://news.example:80/", "http://news.example/"),
+        ("http://news.example:8080/a/", "http://news.example:8080/a"),
+        ("https://news.example", "https://news.example/"),
+        ("https://bücher.example/ä", "https://xn--bcher-kva.example/%C3%A4"),
+    ],
+)
+def test_story_urls_are_canonical(raw: str, canonical: str) -> None:
+    assert normalise_story_url(raw) == canonical
+    assert normalise_story_url(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "javascript:alert(1)",
+        "ftp://news.example/a",
+        "//news.example/a",
+        "https://user:pw@news.example/",
+        "https://news.example/a b",
+        "https://news.example/'onmouseover='x",
+        "https://news.example:99999/",
+        "",
+        "https://" + "a" * 3000,
+        "https://news.example/\x00",
+    ],
+)
+def test_bad_urls_are_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalise_story_url(bad)
+
+
+def test_origin_matching_refuses_suffix_tricks() -> None:
+    allowed = [normalise_origin("https://news.example"), normalise_origin("https://*.paper.example")]
+    assert origin_allowed("https://news.example/a", allowed)
+    assert origin_allowed("https://live.paper.example/a", allowed)
+    assert not origin_allowed("http://news.example/a", allowed)
+    assert not origin_allowed("https://news.example.evil/a", allowed)
+    assert not origin_allowed("https://evilnews.example/a", allowed)
+    assert not origin_allowed("https://evilpaper.example/a", allowed)
+    assert not origin_allowed("https://paper.example.evil/a", allowed)
+    assert not origin_allowed("https://news.example:8443/a", allowed)
+
+
+def test_origins_have_no_path() -> None:
+    with pytest.raises(InvalidInput):
+        normalise_origin("https://news.example/path")
+
+
+def test_website_is_reserialised_without_quotes() -> None:
+    with pytest.raises(InvalidInput):
+        normalise_website("http://x.com/?'onmouseover='alert(1)'x='")
+    assert normalise_website("HTTPS://Ann.Example/blog?x=1") == "https://ann.example/blog?x=1"
+    assert normalise_website("https://ann.example/a%20b") == "https://ann.example/a%20b"
