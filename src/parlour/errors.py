@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 PROBLEM_TYPE = "https://parlour.dev/problems/"
+log = logging.getLogger(__name__)
 
 
 class ParlourError(Exception):
@@ -137,6 +140,25 @@ def install(app: FastAPI) -> None:
         fields = ", ".join(e["field"] for e in errors)
         return problem_response(
             422, "Invalid input", f"Invalid value for: {fields}", slug="invalid-input", errors=errors
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> Response:
+        # Input the database cannot store (a NUL byte on PostgreSQL, an out-of-range number) that slipped past
+        # validation: still the client's input, never a 500.
+        log.warning("database refused input: %s", type(exc.orig).__name__)
+        return problem_response(
+            422, "Invalid input", "The request holds a value that cannot be stored.", slug="invalid-input"
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(_request: Request, exc: OperationalError) -> Response:
+        log.error("database unavailable: %s", exc.orig)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "The database is busy or unavailable; retry shortly.",
+            slug="service-unavailable",
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from parlour.db.tables import CommentStatus, ReportReason
-from parlour.sites.schemas import StoryPublic
+from parlour.sites.schemas import SLUG_PATTERN, StoryPublic
 
 MAX_BODY_CHARS = 10000  # the hard ceiling; each site sets its own lower limit
 
@@ -30,7 +30,7 @@ class AuthorIn(Strict):
 
 
 class CommentCreate(Strict):
-    site: str = Field(min_length=1, max_length=64)
+    site: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
     url: str = Field(min_length=1, max_length=2048)
     parent_id: int | None = Field(None, ge=1)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)

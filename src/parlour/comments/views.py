@@ -27,7 +27,7 @@ from parlour.comments.schemas import (
 from parlour.db.tables import Site, Story
 from parlour.errors import InvalidInput, NotFound, OriginNotAllowed
 from parlour.infra.clientip import client_ip, reader_key
-from parlour.sites.schemas import StoryPublic
+from parlour.sites.schemas import SLUG_PATTERN, StoryPublic
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url, origin_allowed
 from parlour.state import State
@@ -41,7 +41,7 @@ THREAD_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 def get_thread(
     request: Request,
     state: State,
-    site: Annotated[str, Query(min_length=1, max_length=64)],
+    site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)],
     url: Annotated[str, Query(min_length=1, max_length=2048)],
     sort: Sort = Sort.TOP,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -130,7 +130,7 @@ def post_report(request: Request, state: State, comment_id: int, data: ReportCre
 def get_counts(
     request: Request,
     state: State,
-    site: Annotated[str, Query(min_length=1, max_length=64)],
+    site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)],
     url: Annotated[list[str], Query(min_length=1)],
 ) -> Response:
     """Visible comments per story URL, for listing pages; cacheable."""
