@@ -13,9 +13,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from parlour import __version__, errors, routes
+from parlour.comments.threads import ThreadReader
 from parlour.db.engine import Database, connect
 from parlour.db.tables import Site
-from parlour.events import EventBus
+from parlour.events import EventBus, SiteChanged, StoryChanged
 from parlour.infra.cache import MemoryCache
 from parlour.infra.clientip import parse_networks
 from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
@@ -33,7 +34,9 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
         settings=settings,
         db=db,
         scorer=scorer or NullScorer(),
-        thread_cache=MemoryCache(settings.thread_cache_entries),
+        threads=ThreadReader(
+            db=db, pages=MemoryCache(settings.thread_cache_entries), ref_seconds=settings.thread_version_seconds
+        ),
         bus=EventBus(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),
@@ -44,6 +47,8 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
         yield
         db.dispose()
 
+    state.bus.subscribe(StoryChanged, lambda _event: state.threads.forget_versions())
+    state.bus.subscribe(SiteChanged, lambda _event: state.threads.forget_versions())
     app = FastAPI(
         title="Parlour",
         version=__version__,

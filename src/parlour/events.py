@@ -20,6 +20,13 @@ class StoryChanged:
 
 
 @dataclass(frozen=True)
+class SiteChanged:
+    """A site's settings or origins changed: everything readers see of it may change."""
+
+    site_id: int
+
+
+@dataclass(frozen=True)
 class CommentPosted:
     site_id: int
     story_id: int
@@ -49,7 +56,7 @@ class CommentReported:
     reason: str
 
 
-Event = StoryChanged | CommentPosted | CommentEdited | CommentDeleted | CommentReported
+Event = StoryChanged | SiteChanged | CommentPosted | CommentEdited | CommentDeleted | CommentReported
 E = TypeVar("E")
 
 

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     thread_cache_entries: int = Field(
         2048, ge=0, description="Rendered thread pages kept in memory per worker; 0 disables."
     )
+    thread_version_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a worker trusts its copy of a story's version; bounds how late another worker's "
+        "write shows in cached thread reads (0: ask the database on every read).",
+    )
     sqlite_busy_timeout_ms: int = Field(10000, ge=100, description="How long SQLite writers wait for the lock.")
     demo: bool = Field(False, description="Demo mode: allows the built-in insecure secret. Never in production.")
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
+from parlour.comments.threads import ThreadReader
 from parlour.db.engine import Database
 from parlour.events import EventBus
-from parlour.infra.cache import ResponseCache
 from parlour.infra.clientip import Network
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
@@ -21,7 +21,7 @@ class AppState:
     settings: Settings
     db: Database
     scorer: Scorer
-    thread_cache: ResponseCache
+    threads: ThreadReader
     bus: EventBus
     trusted_proxies: tuple[Network, ...]
     templates: Jinja2Templates

@@ -16,7 +16,7 @@ from tests.conftest import ORIGIN, DatabaseUnderTest, SiteInfo, make_settings, p
 
 @pytest.fixture
 def uncached_client(database: DatabaseUnderTest) -> Iterator[TestClient]:
-    app = create_app(make_settings(database.url, thread_cache_entries=0))
+    app = create_app(make_settings(database.url, thread_cache_entries=0, thread_version_seconds=0))
     with TestClient(app, base_url="https://comments.example") as client:
         yield client
 
@@ -53,19 +53,37 @@ def test_thread_page_query_count_does_not_grow(uncached_client: TestClient, site
     grow_thread(uncached_client, small, 6)
     grow_thread(uncached_client, large, 160)
     for sort in ["top", "newest", "oldest"]:
-        small_count, small_page = statements_for(uncached_client, small, sort=sort)
+        small_count, _small = statements_for(uncached_client, small, sort=sort)
         large_count, large_page = statements_for(uncached_client, large, sort=sort)
         assert large_page["total"] == 160
         assert len(large_page["comments"]) == 20
-        # One query for site and story, one for the page, at most one per preview level.
-        assert large_count <= 2 + 3, large_count
+        # The story's version, the story with its site, the page, and at most one query per preview level.
+        assert large_count <= 3 + 3, large_count
         assert small_count <= large_count
         cursor_count, _ = statements_for(uncached_client, large, sort=sort, cursor=large_page["next_cursor"])
-        assert cursor_count <= 2 + 3
+        assert cursor_count <= 3 + 3
 
 
-def test_cached_read_is_one_query(client: TestClient, site: SiteInfo) -> None:
+def test_cached_read_asks_nothing_of_the_database(client: TestClient, site: SiteInfo) -> None:
     post(client)
     statements_for(client, f"{ORIGIN}/world/2026/11/24/river-town")
     count, _ = statements_for(client, f"{ORIGIN}/world/2026/11/24/river-town")
-    assert count == 1
+    assert count == 0
+
+
+def test_cached_version_is_checked_again_after_its_bound(database: DatabaseUnderTest, site: SiteInfo) -> None:
+    """Another worker's write (here: a second app on the same database) shows once the bound has passed."""
+    import time
+
+    url = f"{ORIGIN}/world/2026/11/24/river-town"
+    reader = create_app(make_settings(database.url, thread_version_seconds=0.3))
+    writer = create_app(make_settings(database.url))
+    with (
+        TestClient(reader, base_url="https://comments.example") as reading,
+        TestClient(writer, base_url="https://comments.example") as writing,
+    ):
+        post(writing, "first")
+        assert statements_for(reading, url)[1]["total"] == 1
+        post(writing, "second")
+        time.sleep(0.35)
+        assert statements_for(reading, url)[1]["total"] == 2

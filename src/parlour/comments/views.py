@@ -6,7 +6,7 @@ import hashlib
 from typing import Annotated
 
 from fastapi import Header, Query, Request
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from parlour.comments import reading, service
@@ -22,14 +22,12 @@ from parlour.comments.schemas import (
     ReportCreate,
     ReportCreated,
     Sort,
-    ThreadPage,
 )
-from parlour.db.tables import Site, Story
-from parlour.errors import InvalidInput, NotFound, OriginNotAllowed
+from parlour.errors import InvalidInput
 from parlour.infra.clientip import client_ip, reader_key
-from parlour.sites.schemas import SLUG_PATTERN, StoryPublic
+from parlour.sites.schemas import SLUG_PATTERN
 from parlour.sites.service import get_site, site_settings
-from parlour.sites.urls import normalise_story_url, origin_allowed
+from parlour.sites.urls import normalise_story_url
 from parlour.state import State
 
 EditToken = Annotated[str | None, Header(alias="X-Parlour-Edit-Token", max_length=200)]
@@ -38,7 +36,7 @@ MAX_COUNT_URLS = 100
 THREAD_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 
-def get_thread(
+async def get_thread(
     request: Request,
     state: State,
     site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)],
@@ -48,25 +46,20 @@ def get_thread(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """One page of a story's top-level comments, each with its first replies."""
+    # The hot path: a cached page is served on the event loop; only a miss goes to a thread for the database.
     canonical = normalise_story_url(url)
-    with state.db.read() as session:
-        found_site, story = reading.find_site_and_story(session=session, site_slug=site, url=canonical)
-        if found_site is None:
-            raise NotFound(f"No site with slug {site!r}.", field="site")
-        if not origin_allowed(canonical, found_site.allowed_origins):
-            raise OriginNotAllowed(f"{canonical} is not on an origin this site allows.", field="url")
-        if story is None:
-            return _json(_empty_thread(sort), etag=None)
-        key = ("thread", story.id, story.version, sort.value, limit, cursor)
-        etag = _etag(key)
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
-        cached = state.thread_cache.get(key)
-        if cached is not None:
-            return _json(cached, etag=etag)
-        page = _thread_page(session, found_site, story, sort, limit, cursor)
-    body = page.model_dump_json().encode()
-    state.thread_cache.set(key, body)
+    threads = state.threads
+    ref = threads.refs.get((site, canonical))
+    if ref is None:
+        ref = await run_in_threadpool(threads.story_ref, site, canonical)
+    key = ("thread", ref.story_id, ref.version, sort.value, limit, cursor)
+    etag = _etag(key)
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
+    cached = threads.cached_page(key)
+    if cached is not None:
+        return _json(cached, etag=etag)
+    body = await run_in_threadpool(threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor)
     return _json(body, etag=etag)
 
 
@@ -162,23 +155,6 @@ def _reader_key(request: Request, state: State, comment_id: int) -> str:
     peer = request.client.host if request.client else None
     address = client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
     return reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=address)
-
-
-def _thread_page(session: Session, site: Site, story: Story, sort: Sort, limit: int, cursor: str | None) -> ThreadPage:
-    settings = site_settings(site)
-    shape = PageShape(limit, settings.replies_preview, settings.preview_depth)
-    comments, next_cursor = reading.read_top_level(session=session, story=story, sort=sort, cursor=cursor, shape=shape)
-    return ThreadPage(
-        story=StoryPublic.model_validate(story, from_attributes=True),
-        total=story.comment_count,
-        sort=sort,
-        comments=comments,
-        next_cursor=next_cursor,
-    )
-
-
-def _empty_thread(sort: Sort) -> bytes:
-    return ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None).model_dump_json().encode()
 
 
 def _etag(key: tuple[object, ...]) -> str:

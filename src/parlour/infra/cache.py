@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class ResponseCache(Protocol):
@@ -42,3 +46,28 @@ class MemoryCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+
+class TtlCache(Generic[K, V]):
+    """Values trusted for a few seconds per worker; clear() forgets everything at once."""
+
+    def __init__(self, seconds: float, max_entries: int = 10000) -> None:
+        self._seconds = seconds
+        self._max = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def set(self, key: K, value: V) -> None:
+        if self._seconds <= 0:
+            return
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self._seconds, value)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -9,6 +9,7 @@ from fastapi import Header, Query
 
 from parlour.db.tables import Site
 from parlour.errors import Unauthorized
+from parlour.events import SiteChanged, StoryChanged
 from parlour.sites import service
 from parlour.sites.schemas import (
     SiteCreate,
@@ -50,7 +51,10 @@ def get_site(state: State, slug: str, authorization: AuthorizationHeader = None)
 def update_site(state: State, slug: str, data: SiteUpdate, authorization: AuthorizationHeader = None) -> SitePublic:
     with state.db.write() as session:
         site = service.authenticate_site_key(session=session, slug=slug, api_key=bearer(authorization))
-        return _site_public(service.update_site(session=session, site=site, data=data))
+        updated = _site_public(service.update_site(session=session, site=site, data=data))
+        site_id = site.id
+    state.bus.publish([SiteChanged(site_id)])
+    return updated
 
 
 def list_stories(
@@ -87,7 +91,10 @@ def update_story(
     with state.db.write() as session:
         site = service.authenticate_site_key(session=session, slug=slug, api_key=bearer(authorization))
         story = service.get_story(session=session, site=site, story_id=story_id)
-        return _story_public(service.update_story(session=session, story=story, data=data))
+        updated = _story_public(service.update_story(session=session, story=story, data=data))
+        site_id = site.id
+    state.bus.publish([StoryChanged(site_id, story_id)])
+    return updated
 
 
 def close_story(state: State, slug: str, story_id: int, authorization: AuthorizationHeader = None) -> StoryPublic:

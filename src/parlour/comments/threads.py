@@ -1,0 +1,97 @@
+"""Thread pages for readers, cached per worker: the page bytes by story version, the version for a moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+
+from parlour.comments import reading
+from parlour.comments.reading import PageShape
+from parlour.comments.schemas import Sort, ThreadPage
+from parlour.db.engine import Database
+from parlour.db.tables import Site, Story
+from parlour.errors import NotFound, OriginNotAllowed
+from parlour.infra.cache import ResponseCache, TtlCache
+from parlour.sites.schemas import StoryPublic
+from parlour.sites.service import site_settings
+from parlour.sites.urls import origin_allowed
+
+
+@dataclass(frozen=True)
+class StoryRef:
+    """Where a thread stands: its story and the version that keys its cached pages (None: no comments yet)."""
+
+    story_id: int | None
+    version: int
+
+
+class ThreadReader:
+    """Reads thread pages through two caches.
+
+    A worker trusts a story's version for `ref_seconds` (writes in the same worker forget it at once), so a cached
+    page costs no query; another worker's write shows within that bound. The page cache is keyed by the version,
+    so a page is never served for a version it was not rendered from.
+    """
+
+    def __init__(self, *, db: Database, pages: ResponseCache, ref_seconds: float) -> None:
+        self.db = db
+        self.pages = pages
+        self.refs: TtlCache[tuple[str, str], StoryRef] = TtlCache(ref_seconds)
+
+    def forget_versions(self) -> None:
+        self.refs.clear()
+
+    def story_ref(self, site_slug: str, canonical_url: str) -> StoryRef:
+        """The thread's story and version; 404 for an unknown site, 403 for a URL off the site's origins."""
+        cached = self.refs.get((site_slug, canonical_url))
+        if cached is not None:
+            return cached
+        with self.db.read() as session:
+            row = session.execute(
+                select(Site.allowed_origins, Story.id, Story.version)
+                .outerjoin(Story, and_(Story.site_id == Site.id, Story.url == canonical_url))
+                .where(Site.slug == site_slug)
+            ).first()
+        if row is None:
+            raise NotFound(f"No site with slug {site_slug!r}.", field="site")
+        if not origin_allowed(canonical_url, row.allowed_origins):
+            raise OriginNotAllowed(f"{canonical_url} is not on an origin this site allows.", field="url")
+        ref = StoryRef(story_id=row.id, version=row.version or 0)
+        self.refs.set((site_slug, canonical_url), ref)
+        return ref
+
+    def cached_page(self, key: tuple[object, ...]) -> bytes | None:
+        return self.pages.get(key)
+
+    def render_page(
+        self, ref: StoryRef, key: tuple[object, ...], *, sort: Sort, limit: int, cursor: str | None
+    ) -> bytes:
+        """Read and serialise one page, and keep it under its version's key."""
+        if ref.story_id is None:
+            page = ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None)
+            return page.model_dump_json().encode()
+        with self.db.read() as session:
+            row = session.execute(
+                select(Story, Site).join(Site, Site.id == Story.site_id).where(Story.id == ref.story_id)
+            ).first()
+            if row is None:
+                raise NotFound("The story no longer exists.", field="url")
+            story, site = row
+            settings = site_settings(site)
+            shape = PageShape(limit, settings.replies_preview, settings.preview_depth)
+            comments, next_cursor = reading.read_top_level(
+                session=session, story=story, sort=sort, cursor=cursor, shape=shape
+            )
+            page = ThreadPage(
+                story=StoryPublic.model_validate(story, from_attributes=True),
+                total=story.comment_count,
+                sort=sort,
+                comments=comments,
+                next_cursor=next_cursor,
+            )
+        body = page.model_dump_json().encode()
+        # Stored under the version read before rendering: if a write slipped in between, the page is newer than
+        # its key, never older, and the next version's key misses anyway.
+        self.pages.set(key, body)
+        return body
