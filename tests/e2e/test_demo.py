@@ -1,0 +1,52 @@
+"""`parlour demo`, as a new user runs it: a seeded site, the article page, the discussion in the API."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import httpx
+import pytest
+
+from tests.e2e.server import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_serves_article_and_discussion() -> None:
+    content = json.loads(resources.files("parlour.demo").joinpath("content.json").read_text())
+    article = content["article"]
+    with running_server({}, "demo", workers=1) as (base_url, _process):
+        page = httpx.get(f"{base_url}/demo")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        html = page.text
+        assert article["headline"] in html
+        assert article["photo"]["credit"] in html
+        assert 'data-parlour-site="demo"' in html or "data-parlour-url" in html
+        assert f"{len(content['comments'])} comments" in html
+        thread = httpx.get(
+            f"{base_url}/api/v1/threads", params={"site": "demo", "url": article["url"], "sort": "oldest"}
+        ).json()
+        assert thread["total"] == len(content["comments"])
+        assert thread["story"]["title"] == article["headline"]
+        posted = httpx.post(
+            f"{base_url}/api/v1/comments",
+            json={"site": "demo", "url": article["url"], "body": "Trying the demo.", "author": {"name": "Tester"}},
+        )
+        assert posted.status_code == 201
+        assert "Trying the demo." in httpx.get(f"{base_url}/demo").text
+        assert httpx.get(f"{base_url}/").status_code == 200
+
+
+def test_demo_page_is_not_served_outside_demo_mode(tmp_path: object) -> None:
+    from starlette.testclient import TestClient
+
+    from parlour.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/x.db"))
+    with TestClient(app) as client:
+        response = client.get("/demo")
+    assert response.status_code == 404
