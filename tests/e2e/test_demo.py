@@ -50,3 +50,16 @@ def test_demo_page_is_not_served_outside_demo_mode(tmp_path: object) -> None:
     with TestClient(app) as client:
         response = client.get("/demo")
     assert response.status_code == 404
+
+
+def test_pages_take_no_links_from_the_host_header(tmp_path: object) -> None:
+    from starlette.testclient import TestClient
+
+    from parlour.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(f"sqlite:///{tmp_path}/x.db"))
+    with TestClient(app) as client:
+        page = client.get("/", headers={"Host": "evil.example"})
+    assert page.status_code == 200
+    assert "evil.example" not in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from starlette.datastructures import URL
 from starlette.responses import Response
 
 from parlour.comments import reading
@@ -42,8 +43,11 @@ def article_page(request: Request, state: State) -> Response:
         "total": total,
         "prompt": prompt,
         "api_base": "/api/v1",
-        "thread_api_url": str(request.url_for("get_thread").include_query_params(site=DEMO_SLUG, url=url)),
-        "css_url": str(request.url_for("static", path="demo/article.css")),
+        # Relative links only: nothing on the page comes from the request's Host header.
+        "thread_api_url": str(
+            URL(request.app.url_path_for("get_thread")).include_query_params(site=DEMO_SLUG, url=url)
+        ),
+        "css_url": request.app.url_path_for("static", path="demo/article.css"),
     }
     return state.templates.TemplateResponse(request, "demo/article.html", context)
 
