@@ -108,3 +108,22 @@ def test_acknowledged_comments_survive_kill_9(process_db: DatabaseUnderTest) -> 
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Comment)) == len(rows)
     db.dispose()
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_comment(process_db: DatabaseUnderTest) -> None:
+    payload = {"site": "courier", "url": STORY, "body": "posted once", "author": {"name": "Retrier"}}
+    barrier = threading.Barrier(WRITERS)
+
+    def retry(base_url: str) -> dict[str, Any]:
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            barrier.wait(timeout=10)
+            response = client.post("/api/v1/comments", json=payload, headers={"Idempotency-Key": "same-key"})
+            assert response.status_code == 201, response.text
+            result: dict[str, Any] = response.json()
+            return result
+
+    with running_server(server_env(process_db), workers=2) as (base_url, _process), ThreadPoolExecutor(WRITERS) as pool:
+        results = list(pool.map(lambda _n: retry(base_url), range(WRITERS)))
+    assert len({r["id"] for r in results}) == 1
+    assert len({r["edit_token"] for r in results}) == 1
+    assert len(stored(process_db)) == 1
