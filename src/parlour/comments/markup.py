@@ -27,9 +27,11 @@ def _renderer() -> MarkdownIt:
 
 
 def clean_text(text: str) -> str:
-    """NFC-normalise and drop control characters except newline and tab (no CR/LF smuggling, no NUL)."""
-    normalised = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return "".join(c for c in normalised if c in "\n\t" or unicodedata.category(c) != "Cc")
+    """Drop control characters except newline and tab (no CR/LF smuggling, no NUL), then NFC-normalise."""
+    unified = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Controls go first: one left between a letter and its combining mark would keep the text from being NFC.
+    kept = "".join(c for c in unified if c in "\n\t" or unicodedata.category(c) != "Cc")
+    return unicodedata.normalize("NFC", kept)
 
 
 def render(source: str) -> str:

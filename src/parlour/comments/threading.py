@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -13,6 +13,8 @@ from parlour.comments.schemas import Sort
 from parlour.db.tables import CommentStatus
 from parlour.errors import InvalidInput
 
+# Counts and ids fit a signed 64-bit column on every backend.
+MAX_CURSOR_INT = 2**63 - 1
 TOMBSTONES = frozenset({CommentStatus.DELETED, CommentStatus.REMOVED})
 
 
@@ -43,11 +45,13 @@ def decode_cursor(cursor: str, sort: Sort) -> list[Any]:
     if not isinstance(values, list) or len(values) != expected_length or values[0] != sort.value:
         raise InvalidInput("The cursor does not belong to this sort order.", field="cursor")
     *numbers, created_text, comment_id = values[1:]
-    if any(type(v) is not int for v in [*numbers, comment_id]) or not isinstance(created_text, str):
+    integers = [*numbers, comment_id]
+    if any(type(v) is not int or not 0 <= v <= MAX_CURSOR_INT for v in integers) or not isinstance(created_text, str):
         raise InvalidInput("The cursor is not valid.", field="cursor")
     try:
         created_at = datetime.fromisoformat(created_text)
-    except ValueError as exc:
+        created_at.astimezone(UTC)  # a time near year 1 or 9999 may not survive the move to UTC
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput("The cursor is not valid.", field="cursor") from exc
     if created_at.tzinfo is None:
         raise InvalidInput("The cursor is not valid.", field="cursor")
