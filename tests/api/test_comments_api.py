@@ -356,6 +356,18 @@ class TestReading:
         )
         assert changed.status_code == 200 and changed.json()["total"] == 2
 
+    def test_gzip_when_accepted(self, client: TestClient, site: SiteInfo) -> None:
+        post(client, "compress me " * 50)
+        params = {"site": "courier", "url": STORY}
+        plain = client.get("/api/v1/threads", params=params, headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        for _ in range(2):  # rendered, then cached
+            packed = client.get("/api/v1/threads", params=params, headers={"Accept-Encoding": "gzip, br"})
+            assert packed.headers["content-encoding"] == "gzip"
+            assert "Accept-Encoding" in packed.headers["vary"]
+            assert packed.json() == plain.json()  # the client decodes gzip transparently
+            assert int(packed.headers["content-length"]) < len(plain.content)
+
     def test_cache_never_serves_stale_after_write(self, client: TestClient, site: SiteInfo) -> None:
         created = post(client, "before")
         assert thread(client)["comments"][0]["html"] == "<p>before</p>"

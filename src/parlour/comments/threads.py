@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
@@ -16,6 +17,9 @@ from parlour.infra.cache import ResponseCache, TtlCache
 from parlour.sites.schemas import StoryPublic
 from parlour.sites.service import site_settings
 from parlour.sites.urls import origin_allowed
+
+# Pages are compressed once per version, so a middle level costs nothing per request.
+GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,17 @@ class ThreadReader:
         self.refs.set((site_slug, canonical_url), ref)
         return ref
 
-    def cached_page(self, key: tuple[object, ...]) -> bytes | None:
-        return self.pages.get(key)
+    def cached_page(self, key: tuple[object, ...], *, gzipped: bool) -> bytes | None:
+        return self.pages.get((*key, "gzip") if gzipped else key)
 
     def render_page(
-        self, ref: StoryRef, key: tuple[object, ...], *, sort: Sort, limit: int, cursor: str | None
+        self, ref: StoryRef, key: tuple[object, ...], *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
     ) -> bytes:
-        """Read and serialise one page, and keep it under its version's key."""
+        """Read and serialise one page, keep it (plain and gzipped) under its version's key, return one of them."""
         if ref.story_id is None:
-            page = ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None)
-            return page.model_dump_json().encode()
+            empty = ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None)
+            body = empty.model_dump_json().encode()
+            return gzip.compress(body, GZIP_LEVEL, mtime=0) if gzipped else body
         with self.db.read() as session:
             row = session.execute(
                 select(Story, Site).join(Site, Site.id == Story.site_id).where(Story.id == ref.story_id)
@@ -93,5 +98,7 @@ class ThreadReader:
         body = page.model_dump_json().encode()
         # Stored under the version read before rendering: if a write slipped in between, the page is newer than
         # its key, never older, and the next version's key misses anyway.
+        compressed = gzip.compress(body, GZIP_LEVEL, mtime=0)
         self.pages.set(key, body)
-        return body
+        self.pages.set((*key, "gzip"), compressed)
+        return compressed if gzipped else body

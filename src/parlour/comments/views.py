@@ -56,11 +56,17 @@ async def get_thread(
     etag = _etag(key)
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
-    cached = threads.cached_page(key)
-    if cached is not None:
-        return _json(cached, etag=etag)
-    body = await run_in_threadpool(threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor)
-    return _json(body, etag=etag)
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    body = threads.cached_page(key, gzipped=gzipped)
+    if body is None:
+        body = await run_in_threadpool(
+            threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped
+        )
+    response = _json(body, etag=etag)
+    response.headers["Vary"] = "Accept-Encoding"
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    return response
 
 
 def get_replies(
