@@ -13,12 +13,15 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from parlour import __version__, errors, routes
+from parlour.comments import live
 from parlour.comments.threads import ThreadReader
 from parlour.db.engine import Database, connect
 from parlour.db.tables import Site
+from parlour.embedding.assets import WidgetAssets
 from parlour.events import EventBus, SiteChanged, StoryChanged
 from parlour.infra.cache import MemoryCache
 from parlour.infra.clientip import parse_networks
+from parlour.infra.pubsub import make_broker
 from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
 from parlour.scoring.protocol import NullScorer, Scorer
 from parlour.settings import Settings
@@ -40,11 +43,16 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
         bus=EventBus(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),
+        broker=make_broker(settings.redis_url),
+        widget=WidgetAssets(PACKAGE / "static" / "widget", settings.public_base_url),
     )
+    live.connect(state.bus, state.broker)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.broker.start()
         yield
+        await state.broker.stop()
         db.dispose()
 
     state.bus.subscribe(StoryChanged, lambda _event: state.threads.forget_versions())

@@ -65,6 +65,8 @@ def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> 
         proxy_headers=False,  # parlour.infra.clientip decides which proxies to believe
         server_header=False,
         log_level="warning",
+        # Open live-update streams would hold a shutdown for their whole lifetime; readers reconnect elsewhere.
+        timeout_graceful_shutdown=3,
     )
 
 

@@ -17,6 +17,7 @@ class StoryChanged:
 
     site_id: int
     story_id: int
+    story_url: str
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class SiteChanged:
 class CommentPosted:
     site_id: int
     story_id: int
+    story_url: str
     comment_id: int
+    parent_id: int | None
     status: str
 
 

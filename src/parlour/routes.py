@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.responses import Response
 
 from parlour import health
 from parlour.comments import views as comments
@@ -22,11 +23,16 @@ from parlour.comments.schemas import (
     ThreadPage,
 )
 from parlour.demo import views as demo
+from parlour.embedding import views as embedding
 from parlour.errors import PROBLEM_TYPE
 from parlour.sites import views as sites
-from parlour.sites.schemas import SiteCreated, SitePublic, StoryList, StoryPublic
+from parlour.sites.schemas import SiteConfigPublic, SiteCreated, SitePublic, StoryList, StoryPublic
 
 API = "/api/v1"
+
+
+class EventStream(Response):
+    media_type = "text/event-stream"
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,16 @@ ROUTES: list[Route] = [
         errors=(404, 409, 422),
     ),
     Route("GET", f"{API}/counts", comments.get_counts, Counts, tags=["comments"], errors=(404, 422)),
+    Route("GET", f"{API}/config", comments.get_config, SiteConfigPublic, tags=["comments"], errors=(404, 422)),
+    Route(
+        "GET",
+        f"{API}/stream",
+        comments.get_stream,
+        None,
+        tags=["comments"],
+        errors=(403, 404, 422),
+        response_class=EventStream,
+    ),
     # Staff: sites and stories
     Route("POST", f"{API}/sites", sites.create_site, SiteCreated, 201, ["staff"], errors=(401, 409, 422)),
     Route("GET", f"{API}/sites/{{slug}}", sites.get_site, SitePublic, tags=["staff"], errors=(401,)),
@@ -147,6 +163,10 @@ ROUTES: list[Route] = [
     # Operations
     Route("GET", "/healthz", health.healthz, health.Health, tags=["operations"]),
     Route("GET", "/readyz", health.readyz, health.Health, tags=["operations"], errors=(503,)),
+    # The widget's files
+    Route("GET", "/embed.js", embedding.embed_js, tags=["widget"], response_class=Response),
+    Route("GET", "/count.js", embedding.count_js, tags=["widget"], response_class=Response),
+    Route("GET", "/widget/{version}/{path:path}", embedding.widget_asset, tags=["widget"], response_class=Response),
     # Pages
     Route("GET", "/demo", demo.article_page, tags=["pages"], response_class=HTMLResponse),
     Route("GET", "/", demo.home, tags=["pages"], response_class=HTMLResponse),
@@ -175,7 +195,7 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if route.response_class is not None:
             extra["response_class"] = route.response_class
-            extra["include_in_schema"] = False
+            extra["include_in_schema"] = route.response_class is EventStream
         router.add_api_route(
             route.path,
             route.endpoint,

@@ -10,8 +10,10 @@ from fastapi.templating import Jinja2Templates
 
 from parlour.comments.threads import ThreadReader
 from parlour.db.engine import Database
+from parlour.embedding.assets import WidgetAssets
 from parlour.events import EventBus
 from parlour.infra.clientip import Network
+from parlour.infra.pubsub import Broker
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
 
@@ -25,6 +27,8 @@ class AppState:
     bus: EventBus
     trusted_proxies: tuple[Network, ...]
     templates: Jinja2Templates
+    broker: Broker
+    widget: WidgetAssets
 
 
 def app_state(request: Request) -> AppState:

@@ -96,8 +96,8 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             if replay is not None:
                 return WriteResult(replay)
         raise
-    posted = events.CommentPosted(site.id, story.id, comment.id, comment.status.value)
-    return WriteResult(created, [posted, events.StoryChanged(site.id, story.id)])
+    posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
+    return WriteResult(created, [posted, events.StoryChanged(site.id, story.id, story.url)])
 
 
 def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str) -> WriteResult:
@@ -119,9 +119,10 @@ def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | 
         _set_status(session, comment, decision.status)
         _bump_story(session, comment.story_id)
         result = _own(session, comment, settings)
-    story_id = comment.story_id
+        story_id, story_url = _story_keys(session, comment.story_id)[1:]
     return WriteResult(
-        result, [events.CommentEdited(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id)]
+        result,
+        [events.CommentEdited(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
     )
 
 
@@ -135,9 +136,10 @@ def delete_comment(*, db: Database, comment_id: int, token: str | None) -> Write
         comment.body, comment.html = "", ""
         _set_status(session, comment, CommentStatus.DELETED)
         _bump_story(session, comment.story_id)
-        story_id = comment.story_id
+        story_id, story_url = _story_keys(session, comment.story_id)[1:]
     return WriteResult(
-        None, [events.CommentDeleted(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id)]
+        None,
+        [events.CommentDeleted(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
     )
 
 
@@ -162,10 +164,9 @@ def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) ->
                 .execution_options(synchronize_session=False)
             ).scalar_one()
             _bump_story(session, comment.story_id)
-        reacted = on
-        story_id, site_id = comment.story_id, _site_id_of_story(session, comment.story_id)
-    state = ReactionState(comment_id=comment_id, reacted=reacted, reaction_count=count)
-    return WriteResult(state, [events.StoryChanged(site_id, story_id)] if changed else [])
+        site_id, story_id, story_url = _story_keys(session, comment.story_id)
+    state = ReactionState(comment_id=comment_id, reacted=on, reaction_count=count)
+    return WriteResult(state, [events.StoryChanged(site_id, story_id, story_url)] if changed else [])
 
 
 def report_comment(*, db: Database, comment_id: int, reader_key: str, data: ReportCreate) -> WriteResult:
@@ -183,7 +184,7 @@ def report_comment(*, db: Database, comment_id: int, reader_key: str, data: Repo
                 session.add(report)
         except IntegrityError as exc:
             raise Conflict("You have reported this comment already.") from exc
-        story_id, site_id = comment.story_id, _site_id_of_story(session, comment.story_id)
+        site_id, story_id, _url = _story_keys(session, comment.story_id)
     return WriteResult(report, [events.CommentReported(site_id, story_id, comment_id, data.reason.value)])
 
 
@@ -437,8 +438,10 @@ def _bump_story(session: Session, story_id: int) -> None:
     )
 
 
-def _site_id_of_story(session: Session, story_id: int) -> int:
-    return session.execute(select(Story.site_id).where(Story.id == story_id)).scalar_one()
+def _story_keys(session: Session, story_id: int) -> tuple[int, int, str]:
+    """(site id, story id, story URL): what events name a story by."""
+    row = session.execute(select(Story.site_id, Story.id, Story.url).where(Story.id == story_id)).one()
+    return row.site_id, row.id, row.url
 
 
 def _valid_body(raw: str, settings: SiteSettings) -> str:

@@ -26,6 +26,7 @@ GZIP_LEVEL = 6
 class StoryRef:
     """Where a thread stands: its story and the version that keys its cached pages (None: no comments yet)."""
 
+    site_id: int
     story_id: int | None
     version: int
 
@@ -53,7 +54,7 @@ class ThreadReader:
             return cached
         with self.db.read() as session:
             row = session.execute(
-                select(Site.allowed_origins, Story.id, Story.version)
+                select(Site.id.label("site_id"), Site.allowed_origins, Story.id, Story.version)
                 .outerjoin(Story, and_(Story.site_id == Site.id, Story.url == canonical_url))
                 .where(Site.slug == site_slug)
             ).first()
@@ -61,7 +62,7 @@ class ThreadReader:
             raise NotFound(f"No site with slug {site_slug!r}.", field="site")
         if not origin_allowed(canonical_url, row.allowed_origins):
             raise OriginNotAllowed(f"{canonical_url} is not on an origin this site allows.", field="url")
-        ref = StoryRef(story_id=row.id, version=row.version or 0)
+        ref = StoryRef(site_id=row.site_id, story_id=row.id, version=row.version or 0)
         self.refs.set((site_slug, canonical_url), ref)
         return ref
 

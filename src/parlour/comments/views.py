@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Header, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
-from parlour.comments import reading, service
+from parlour.comments import live, reading, service
 from parlour.comments.reading import PageShape
 from parlour.comments.schemas import (
     CommentCreate,
@@ -25,7 +25,7 @@ from parlour.comments.schemas import (
 )
 from parlour.errors import InvalidInput
 from parlour.infra.clientip import client_ip, reader_key
-from parlour.sites.schemas import SLUG_PATTERN
+from parlour.sites.schemas import SLUG_PATTERN, SiteConfigPublic
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url
 from parlour.state import State
@@ -67,6 +67,40 @@ async def get_thread(
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
     return response
+
+
+async def get_stream(
+    state: State,
+    site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)],
+    url: Annotated[str, Query(min_length=1, max_length=2048)],
+) -> StreamingResponse:
+    """Server-Sent Events for one thread: `comment` for each newly published comment, `changed` for the rest."""
+    canonical = normalise_story_url(url)
+    ref = await run_in_threadpool(state.threads.story_ref, site, canonical)
+    stream = live.event_stream(state.broker, live.channel_for(ref.site_id, canonical))
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+def get_config(
+    state: State, site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
+) -> Response:
+    """The site's public settings for the widget: prompt and limits."""
+    with state.db.read() as session:
+        found = get_site(session=session, slug=site)
+        settings = site_settings(found)
+    config = SiteConfigPublic(
+        site=found.slug,
+        prompt=settings.prompt,
+        max_body_chars=settings.max_body_chars,
+        max_name_chars=settings.max_name_chars,
+        edit_window_seconds=settings.edit_window_seconds,
+        max_depth=settings.max_depth,
+        moderation_mode=settings.moderation_mode,
+    )
+    return Response(
+        config.model_dump_json(), media_type="application/json", headers={"Cache-Control": "public, max-age=60"}
+    )
 
 
 def get_replies(

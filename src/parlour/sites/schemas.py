@@ -106,3 +106,15 @@ class StoryPublic(BaseModel):
 class StoryList(BaseModel):
     stories: list[StoryPublic]
     next_cursor: str | None
+
+
+class SiteConfigPublic(BaseModel):
+    """What the widget needs to know about a site before the reader types."""
+
+    site: str
+    prompt: str
+    max_body_chars: int
+    max_name_chars: int
+    edit_window_seconds: int
+    max_depth: int
+    moderation_mode: ModerationMode

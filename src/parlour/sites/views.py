@@ -93,7 +93,7 @@ def update_story(
         story = service.get_story(session=session, site=site, story_id=story_id)
         updated = _story_public(service.update_story(session=session, story=story, data=data))
         site_id = site.id
-    state.bus.publish([StoryChanged(site_id, story_id)])
+    state.bus.publish([StoryChanged(site_id, story_id, updated.url)])
     return updated
 
 

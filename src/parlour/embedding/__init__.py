@@ -1,0 +1,1 @@
+"""The embeddable widget: its files and how they are served."""

@@ -1,0 +1,74 @@
+"""How the server hands out the widget: config, loader scripts with the hashed folder, traversal refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from parlour.embedding.assets import WidgetAssets
+from parlour.errors import NotFound
+from tests.api.test_comments_api import assert_problem
+from tests.conftest import SiteInfo
+
+
+@pytest.fixture
+def assets(tmp_path: Path) -> WidgetAssets:
+    (tmp_path / "i18n").mkdir()
+    (tmp_path / "embed.js").write_text('const ASSETS = "__PARLOUR_ASSETS__";')
+    (tmp_path / "widget.css").write_text(":host { color: black }")
+    (tmp_path / "i18n" / "de.json").write_text('{"post": "Senden"}')
+    (tmp_path / "notes.txt").write_text("not served")
+    return WidgetAssets(tmp_path, "https://comments.example")
+
+
+def test_loader_points_at_the_hashed_folder(assets: WidgetAssets) -> None:
+    response = assets.loader("embed.js")
+    assert response.body == f'const ASSETS = "https://comments.example/widget/{assets.version}/";'.encode()
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.media_type.startswith("text/javascript")
+
+
+def test_hashed_files_are_immutable_and_old_versions_short_lived(assets: WidgetAssets) -> None:
+    current = assets.asset(assets.version, "i18n/de.json")
+    assert "immutable" in current.headers["cache-control"]
+    assert current.headers["access-control-allow-origin"] == "*"
+    old = assets.asset("0" * 16, "widget.css")
+    assert old.headers["cache-control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize("path", ["../app.py", "..%2fapp.py", "notes.txt", "i18n/../../x", "/etc/passwd", "x\x00.js"])
+def test_only_widget_files_are_served(assets: WidgetAssets, path: str) -> None:
+    with pytest.raises(NotFound):
+        assets.asset(assets.version, path)
+
+
+def test_version_changes_with_content(tmp_path: Path, assets: WidgetAssets) -> None:
+    before = assets.version
+    (tmp_path / "widget.css").write_text(":host { color: red }")
+    assert WidgetAssets(tmp_path, "https://comments.example").version != before
+
+
+def test_asset_routes_refuse_traversal(client: TestClient) -> None:
+    for path in ["/widget/x/..%2f..%2fsettings.py", "/widget/x/%2e%2e/%2e%2e/app.py", "/widget/x/nothing.js"]:
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "/work" not in response.text and "src/" not in response.text
+
+
+def test_config(client: TestClient, site: SiteInfo) -> None:
+    response = client.get("/api/v1/config", params={"site": "courier"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "site": "courier",
+        "prompt": "What is your opinion?",
+        "max_body_chars": 5000,
+        "max_name_chars": 64,
+        "edit_window_seconds": 900,
+        "max_depth": 8,
+        "moderation_mode": "post",
+    }
+    assert "max-age" in response.headers["cache-control"]
+    assert_problem(client.get("/api/v1/config", params={"site": "nope"}), 404)
+    assert_problem(client.get("/api/v1/config", params={"site": "Bad Slug"}), 422)
