@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +18,7 @@ from rich.table import Table
 
 from parlour.accounts.users import create_user, list_users
 from parlour.db import migrate
-from parlour.db.engine import connect
+from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
 from parlour.errors import ParlourError
 from parlour.scoring.protocol import NullScorer
@@ -47,9 +49,20 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _fail(error: ParlourError) -> typer.Exit:
-    errors.print(f"[red]{error.title}:[/red] {error.detail}")
-    return typer.Exit(1)
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The configured database for one command; bad input and domain errors become a message and an exit code."""
+    db = connect(_settings().database_url)
+    try:
+        yield db
+    except ValidationError as exc:
+        errors.print(f"[red]Invalid input:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except ParlourError as exc:
+        errors.print(f"[red]{exc.title}:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
 
 
 @app.command()
@@ -128,39 +141,23 @@ def site_create(
     ),
 ) -> None:
     """Create a site and print its staff API key (shown once)."""
-    db = connect(_settings().database_url)
-    try:
-        with db.write() as session:
-            data = SiteCreate.model_validate(
-                {
-                    "slug": slug,
-                    "name": name,
-                    "allowed_origins": origin,
-                    "settings": {"moderation_mode": moderation},
-                }
-            )
-            site, api_key = sites.create_site(session=session, data=data)
-            console.print(f"Created site [bold]{site.slug}[/bold] for {', '.join(site.allowed_origins)}")
-            console.print(f"API key (shown once): {api_key}")
-    except ValidationError as exc:
-        errors.print(f"[red]Invalid site:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except ParlourError as exc:
-        raise _fail(exc) from exc
-    finally:
-        db.dispose()
+    with _database() as db, db.write() as session:
+        data = SiteCreate.model_validate(
+            {"slug": slug, "name": name, "allowed_origins": origin, "settings": {"moderation_mode": moderation}}
+        )
+        site, api_key = sites.create_site(session=session, data=data)
+        console.print(f"Created site [bold]{site.slug}[/bold] for {', '.join(site.allowed_origins)}")
+        console.print(f"API key (shown once): {api_key}")
 
 
 @site_app.command("list")
 def site_list() -> None:
     """List the sites."""
-    db = connect(_settings().database_url)
-    with db.read() as session:
-        table = Table("slug", "name", "allowed origins", "moderation")
+    table = Table("slug", "name", "allowed origins", "moderation")
+    with _database() as db, db.read() as session:
         for site in sites.list_sites(session=session):
             settings = sites.site_settings(site)
             table.add_row(site.slug, site.name, " ".join(site.allowed_origins), settings.moderation_mode.value)
-    db.dispose()
     console.print(table)
 
 
@@ -175,23 +172,14 @@ def site_update(
     rotate_key: Annotated[bool, typer.Option(help="Issue a new API key; the old one stops working.")] = False,
 ) -> None:
     """Change a site's name, origins or settings."""
-    db = connect(_settings().database_url)
-    try:
-        with db.write() as session:
-            site = sites.get_site(session=session, slug=slug)
-            settings = SiteSettingsUpdate(moderation_mode=moderation, prompt=prompt, edit_window_seconds=edit_window)
-            data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
-            sites.update_site(session=session, site=site, data=data)
-            if rotate_key:
-                console.print(f"New API key (shown once): {sites.rotate_api_key(session=session, site=site)}")
-            console.print(f"Updated site [bold]{slug}[/bold]")
-    except ValidationError as exc:
-        errors.print(f"[red]Invalid settings:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    except ParlourError as exc:
-        raise _fail(exc) from exc
-    finally:
-        db.dispose()
+    with _database() as db, db.write() as session:
+        site = sites.get_site(session=session, slug=slug)
+        settings = SiteSettingsUpdate(moderation_mode=moderation, prompt=prompt, edit_window_seconds=edit_window)
+        data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
+        sites.update_site(session=session, site=site, data=data)
+        if rotate_key:
+            console.print(f"New API key (shown once): {sites.rotate_api_key(session=session, site=site)}")
+        console.print(f"Updated site [bold]{slug}[/bold]")
 
 
 @user_app.command("create")
@@ -206,30 +194,18 @@ def user_create(
 ) -> None:
     """Create a staff user (the password is asked for, or read from --password-env)."""
     password = os.environ.get(password_env, "") if password_env else getpass.getpass("Password: ")
-    db = connect(_settings().database_url)
-    try:
-        with db.write() as session:
-            user = create_user(
-                session=session,
-                email=email,
-                display_name=name,
-                password=password,
-                role=role,
-                site_slugs=site or [],
-            )
-            console.print(f"Created {user.role.value} {user.email}")
-    except ParlourError as exc:
-        raise _fail(exc) from exc
-    finally:
-        db.dispose()
+    with _database() as db, db.write() as session:
+        user = create_user(
+            session=session, email=email, display_name=name, password=password, role=role, site_slugs=site or []
+        )
+        console.print(f"Created {user.role.value} {user.email}")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List staff users."""
-    db = connect(_settings().database_url)
-    with db.read() as session:
-        table = Table("e-mail", "name", "role", "sites", "active")
+    table = Table("e-mail", "name", "role", "sites", "active")
+    with _database() as db, db.read() as session:
         for user in list_users(session=session):
             table.add_row(
                 user.email,
@@ -238,5 +214,4 @@ def user_list() -> None:
                 " ".join(user.site_slugs) or "all",
                 "yes" if user.active else "no",
             )
-    db.dispose()
     console.print(table)

@@ -38,7 +38,8 @@ def article_page(request: Request, state: State) -> Response:
     context = {
         "article": article,
         "site_slug": DEMO_SLUG,
-        "embed_script_url": None,
+        # The server-rendered discussion stays under the widget for readers without JavaScript.
+        "embed_script_url": request.app.url_path_for("embed_js") if "embed.js" in state.widget.files else None,
         "thread": [_as_template(c) for c in comments],
         "total": total,
         "prompt": prompt,
