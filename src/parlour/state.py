@@ -31,7 +31,8 @@ class AppState:
     widget: WidgetAssets
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain def dependency in a worker thread, a hop the hot read path can't afford.
     state: AppState = request.app.state.parlour
     return state
 
