@@ -65,8 +65,8 @@ def is_http_url(value: str) -> bool:
 def normalise_website(raw: str) -> str:
     """An author's website: parsed, http(s) only, re-serialised so no quote or control character survives."""
     parts = _split_http_url(raw, field="author.website")
-    path = quote(unquote(parts.path), safe="/-._~!$&()*+,;=:@%")
-    query = quote(unquote(parts.query), safe="=&-._~!$()*+,;:@/?%")
+    path = quote(unquote(parts.path), safe="/-._~!$&()*+,;=:@")
+    query = quote(unquote(parts.query), safe="=&-._~!$()*+,;:@/?")
     return urlunsplit((parts.scheme.lower(), _host_with_port(parts), path, query, ""))
 
 
@@ -106,7 +106,7 @@ def _host_with_port(parts: SplitResult) -> str:
 
 def _normalise_path(path: str) -> str:
     # The trailing-slash rule: '/a/b/' and '/a/b' are the same article; the root stays '/'.
-    path = quote(unquote(path), safe="/-._~!$&'()*+,;=:@%")
+    path = quote(unquote(path), safe="/-._~!$&()*+,;=:@")
     if not path:
         return "/"
     return path.rstrip("/") or "/"
