@@ -24,7 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# axe-core for the browser tests' accessibility scan; skipped (and those tests with it) where npm is missing.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/browser --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility scan will be skipped"; fi
+
+test: lint $(AXE)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 clean:

@@ -136,6 +136,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            position = malformed.get("loc", ("body", 0))[-1]
+            reason = malformed.get("ctx", {}).get("error", "invalid JSON")
+            detail = f"The body is not valid UTF-8 JSON: {reason} at byte {position}."
+            errors = [{"field": "body", "message": detail}]
+            return problem_response(400, "Malformed JSON", detail, slug="malformed-json", errors=errors)
         errors = _validation_errors(exc)
         fields = ", ".join(e["field"] for e in errors)
         return problem_response(

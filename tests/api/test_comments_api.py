@@ -114,7 +114,8 @@ class TestPosting:
             assert_problem(response, 415)
         assert_problem(
             client.post("/api/v1/comments", content=b"{not json", headers={"content-type": "application/json"}),
-            422,
+            400,
+            "body",
         )
         assert count_rows(db, Comment) == 0
 

@@ -12,7 +12,8 @@ from markdown_it import MarkdownIt
 MARKUP_VERSION = 1
 
 ALLOWED_TAGS = {"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
-ALLOWED_ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
+# "*" empty: without it ammonia keeps its default title and lang on every tag.
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"*": set(), "a": {"href"}, "ol": {"start"}}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
 
