@@ -23,7 +23,8 @@ from parlour.infra.cache import MemoryCache
 from parlour.infra.clientip import parse_networks
 from parlour.infra.pubsub import make_broker
 from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
-from parlour.scoring.protocol import NullScorer, Scorer
+from parlour.scoring import make_scorer
+from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
 from parlour.state import AppState
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
     state = AppState(
         settings=settings,
         db=db,
-        scorer=scorer or NullScorer(),
+        scorer=scorer or make_scorer(settings.scorer),
         threads=ThreadReader(
             db=db, pages=MemoryCache(settings.thread_cache_entries), ref_seconds=settings.thread_version_seconds
         ),

@@ -21,7 +21,8 @@ from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
 from parlour.errors import ParlourError
-from parlour.scoring.protocol import NullScorer
+from parlour.scoring import make_scorer
+from parlour.scoring.cli import classify, model_app
 from parlour.settings import Settings, load_settings
 from parlour.sites import service as sites
 from parlour.sites.schemas import ModerationMode, SiteCreate, SiteSettingsUpdate, SiteUpdate
@@ -33,6 +34,8 @@ user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
+app.add_typer(model_app, name="model")
+app.command("classify")(classify)
 console = Console()
 errors = Console(stderr=True)
 
@@ -101,7 +104,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
     migrate.upgrade(settings.database_url)
     db = connect(settings.database_url)
     with console.status("Seeding the demo discussion…"):
-        site = seed(db=db, scorer=NullScorer(), settings=settings)
+        site = seed(db=db, scorer=make_scorer(settings.scorer), settings=settings)
     db.dispose()
     console.print(f"Demo database: {folder / 'demo.db'}")
     console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}")

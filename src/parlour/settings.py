@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         "write shows in cached thread reads (0: ask the database on every read).",
     )
     sqlite_busy_timeout_ms: int = Field(10000, ge=100, description="How long SQLite writers wait for the lock.")
+    scorer: Literal["lexical", "none"] = Field(
+        "lexical",
+        description="The moderation scorer run on every new comment: the shipped local model, or none.",
+    )
     demo: bool = Field(False, description="Demo mode: allows the built-in insecure secret. Never in production.")
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
 

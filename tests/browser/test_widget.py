@@ -87,7 +87,7 @@ def test_permalink_to_a_deep_reply_loads_its_branch(browser: Browser, server: Se
         expect(node).to_be_visible()
         expect(node).to_have_class("c c--target")
         expect(node).to_be_in_viewport()
-        assert r.active()["id"] == f"comment-{target}"
+        r.wait_for_focus(f"comment-{target}")
         # Every ancestor is on screen, each nested in the one before.
         chain = " ".join(f"#comment-{a['id']}" for a in deepest["ancestors"])
         expect(page.locator(f"{W} {chain} #comment-{target}")).to_be_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,6 +155,13 @@ class Reader:
     def reload(self) -> None:
         self.page.reload()
         self.wait_ready()
+
+    def wait_for_focus(self, element_id: str, seconds: float = 5.0) -> None:
+        """Focus moves after the widget's scroll settles: poll instead of asking once."""
+        deadline = time.monotonic() + seconds
+        while self.active().get("id") != element_id and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.active().get("id") == element_id, self.active()
 
     def active(self) -> dict[str, Any]:
         """What has the keyboard focus inside the widget's shadow root."""

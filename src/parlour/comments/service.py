@@ -79,9 +79,12 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     body = _valid_body(data.body, settings)
     author = _valid_author(data.author, settings)
     decision = decide(settings=settings, scores=(scores := scorer.score(body)))
+    html = markup.render(body)  # before the write lock: writers queue behind each other on SQLite
     try:
         with db.write() as session:
-            comment, story = _insert_comment(session, site=site, settings=settings, data=data, body=body, author=author)
+            comment, story = _insert_comment(
+                session, site=site, settings=settings, data=data, body=body, html=html, author=author
+            )
             comment.status = decision.status
             comment.moderation_reasons = decision.reasons
             comment.moderation_scores = scores.as_json()
@@ -107,11 +110,12 @@ def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | 
         _check_edit_window(comment, settings)
     clean = _valid_body(body, settings)
     decision = decide(settings=settings, scores=(scores := scorer.score(clean)))
+    html = markup.render(clean)
     with db.write() as session:
         comment, site = _owned_comment(session, comment_id, token)
         if comment.status not in {CommentStatus.APPROVED, CommentStatus.PENDING}:
             raise Conflict("Only a published or pending comment can be edited.")
-        comment.body, comment.html = clean, markup.render(clean)
+        comment.body, comment.html = clean, html
         comment.markup_version = markup.MARKUP_VERSION
         comment.edited_at = utcnow()
         comment.moderation_reasons = decision.reasons
@@ -237,7 +241,14 @@ def token_proves(comment: Comment, token: str | None) -> bool:
 
 
 def _insert_comment(
-    session: Session, *, site: Site, settings: SiteSettings, data: CommentCreate, body: str, author: Author
+    session: Session,
+    *,
+    site: Site,
+    settings: SiteSettings,
+    data: CommentCreate,
+    body: str,
+    html: str,
+    author: Author,
 ) -> tuple[Comment, Story]:
     story = story_for_comment(session=session, site=site, url=data.url)
     if story.closed:
@@ -253,7 +264,7 @@ def _insert_comment(
         author_id=author.id,
         status=CommentStatus.PENDING,
         body=body,
-        html=markup.render(body),
+        html=html,
         markup_version=markup.MARKUP_VERSION,
         edit_token_hash=b"",
         created_at=utcnow(),

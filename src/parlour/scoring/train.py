@@ -1,0 +1,548 @@
+"""Train the lexical model: corpora + hand-written templates -> per-category logistic regressions, calibrated on dev.
+
+Reproducible: the same data, seed and library versions give the same artifact bytes. HateCheck is never read.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from parlour.scoring import datasets as ds
+from parlour.scoring.datasets import Example
+from parlour.scoring.features import fold
+from parlour.scoring.metrics import mean_span_f1
+from parlour.scoring.model import (
+    ARTIFACT,
+    TOKEN_COLUMNS,
+    LexicalModel,
+    merge_spans,
+    stack_columns,
+    stack_features,
+)
+from parlour.scoring.patterns import LEXICON_FILE, Lexicons
+from parlour.scoring.templates import generate, load_templates
+from parlour.scoring.thresholds import CATEGORIES
+from parlour.scoring.vectorize import Analysed, Analyzer, FeatureSpace, FloatArray
+
+DATA_DIR = Path(__file__).parent / "data"
+TEMPLATE_TOKEN_LEXICONS = {
+    "INSULT": ("insults", "profanity", "slurs", "dehumanising", "negative_predicates"),
+    "THREAT": ("violence_verbs", "violence_nouns"),
+    "IDENTITY_ATTACK": ("dehumanising", "slurs", "negative_predicates", "hate_verbs"),
+    "PROFANITY": ("profanity",),
+}
+TOKEN_SOURCES = {"INSULT": "insult", "THREAT": "threat", "IDENTITY_ATTACK": "identity_attack", "PROFANITY": "obscene"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run; written into the artifact's metadata."""
+
+    seed: int = 1
+    binary_labels: bool = True  # typed_posts: category positive when any rater marked it (the benchmark's label)
+    c: dict[str, float] = field(
+        default_factory=lambda: {
+            "TOXICITY": 2.0,
+            "SEVERE_TOXICITY": 1.0,
+            "INSULT": 1.0,
+            "PROFANITY": 2.0,
+            "IDENTITY_ATTACK": 1.0,
+            "THREAT": 1.0,
+        }
+    )
+    template_scale: float = 1.0
+    template_weight: float = 1.0
+    sentence_negatives: int = 8000  # at most this many unmarked sentences of toxic posts as weak negatives
+    sentence_weight: float = 0.5
+    use_davidson: bool = True
+    span_c: float = 0.5
+    # The stacker leans on the rated Civil Comments posts, where telling categories apart is hard; the templates and
+    # tweets are separated by the document model alone.
+    stack_weight: dict[str, float] = field(
+        default_factory=lambda: {"typed_posts": 1.0, "template": 0.2, "davidson": 0.1, "unmarked_sentence": 0.1}
+    )
+    token_c: float = 0.25
+    max_words: int = 40_000
+    max_chars: int = 50_000
+    min_df_words: int = 2
+    min_df_chars: int = 3
+
+
+@dataclass
+class Corpus:
+    train: list[Example]
+    dev: list[Example]
+    span_train: list[tuple[str, frozenset[int]]]
+    span_dev: list[tuple[str, frozenset[int]]]
+    # Civil Comments posts with the characters marked per category: any rater (train), a majority (dev)
+    token_train: list[tuple[str, dict[str, frozenset[int]]]] = field(default_factory=list)
+    token_dev: list[tuple[str, dict[str, frozenset[int]]]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+Step = Callable[[str, int], Callable[[int], None]]
+
+
+@contextmanager
+def progress_bar(*, quiet: bool = False) -> Iterator[Step]:
+    """A rich progress bar on stderr; `step(description, total)` starts a task and returns its advance function."""
+    if quiet:
+
+        def silent(description: str, total: int) -> Callable[[int], None]:
+            return lambda n: None
+
+        yield silent
+        return
+    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+
+        def step(description: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task, n)
+
+        yield step
+
+
+def lexicon_json() -> dict[str, list[str]]:
+    raw: dict[str, list[str]] = json.loads(
+        resources.files("parlour.scoring").joinpath("data", LEXICON_FILE).read_text("utf-8")
+    )
+    return raw
+
+
+def build_corpus(data: Path, config: TrainConfig, lexicons: Lexicons) -> Corpus:
+    """Training and dev examples from the corpora's train and dev splits, plus the templates."""
+    posts = ds.typed_posts(data)
+    held_out = ds.held_out_texts(data)
+    banned = (
+        lexicons.words["profanity"]
+        | lexicons.words["slurs"]
+        | lexicons.words["insults"]
+        | lexicons.words["dehumanising"]
+        | lexicons.words["violence_verbs"]
+    )
+    span_train = [(t, o) for t, o in ds.semeval(data, "train") if ds.text_key(t) not in held_out]
+    span_dev = ds.semeval(data, "trial")
+    train = ds.typed_examples(posts, "train", binary=config.binary_labels)
+    dev = ds.typed_examples(posts, "dev", binary=config.binary_labels)
+    rng = np.random.default_rng(config.seed)
+
+    def sentences(source: list[tuple[str, frozenset[int]]], limit: int) -> list[Example]:
+        found = sorted(set(ds.clean_sentences(source, banned=banned)))
+        if len(found) > limit:
+            found = [found[i] for i in sorted(rng.choice(len(found), size=limit, replace=False))]
+        return [Example(s, ds.all_zero(), "unmarked_sentence", config.sentence_weight) for s in found]
+
+    typed_train = [(p.text, p.offsets) for p in posts if p.split == "train"]
+    typed_dev = [(p.text, p.offsets) for p in posts if p.split == "dev"]
+    train += sentences(typed_train, config.sentence_negatives)
+    dev += sentences(typed_dev, config.sentence_negatives // 8)
+    if config.use_davidson:
+        tweets = ds.davidson(data)
+        train += ds.davidson_examples(tweets, "train")
+        dev += ds.davidson_examples(tweets, "dev")
+    keywords = lexicons.keywords()
+    # Dev templates come from frames training never sees, so calibration and dev scores reflect new phrasings.
+    train += generate(
+        config.seed, keywords=keywords, scale=config.template_scale, weight=config.template_weight, part="train"
+    )
+    dev += generate(config.seed + 1000, keywords=keywords, scale=0.25 * config.template_scale, part="dev")
+    train = [e for e in train if ds.text_key(e.text) not in held_out]
+    counts = Counter(e.source.split(":")[0] for e in train)
+    raters = ds.rater_spans(data)
+
+    def chars(spans: Sequence[tuple[int, int]]) -> frozenset[int]:
+        return frozenset(i for a, b in spans for i in range(a, b))
+
+    token_train = [
+        (p.text, {col: chars(raters.get(p.comment_id, {}).get(src, [])) for col, src in TOKEN_SOURCES.items()})
+        for p in posts
+        if p.split == "train" and ds.text_key(p.text) not in held_out
+    ]
+    token_dev = [
+        (p.text, {col: chars(p.category_spans[src]) for col, src in TOKEN_SOURCES.items()})
+        for p in posts
+        if p.split == "dev"
+    ]
+    return Corpus(train, dev, span_train, span_dev, token_train, token_dev, dict(sorted(counts.items())))
+
+
+def known_words(texts: Sequence[str], lexicons: Lexicons, *, min_count: int = 2) -> set[str]:
+    """Words seen at least `min_count` times in the corpora, plus the lexicons and the templates' own words."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(re.findall(r"[a-z]+", fold(text)))
+    known = {w for w, n in counts.items() if n >= min_count and len(w) > 1} | {"i", "a"}
+    for words in lexicons.words.values():
+        known |= words
+    templates = load_templates()
+    for spec in templates["sets"]:
+        for frame in spec["frames"]:
+            known.update(re.findall(r"[a-z]+", re.sub(r"\{[^}]*\}", " ", frame.lower())))
+    return known
+
+
+def _matrix(rows: Sequence[tuple[Any, Any]], n_features: int) -> Any:
+    from scipy import sparse  # type: ignore[import-untyped,unused-ignore]
+
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    for i, (ids, _) in enumerate(rows):
+        indptr[i + 1] = indptr[i] + len(ids)
+    indices = np.concatenate([ids for ids, _ in rows]) if rows else np.zeros(0, np.int32)
+    values = np.concatenate([vals for _, vals in rows]) if rows else np.zeros(0, np.float32)
+    return sparse.csr_matrix((values, indices, indptr), shape=(len(rows), n_features), dtype=np.float64)
+
+
+def _expand(labels: Sequence[float], weights: Sequence[float]) -> tuple[Any, Any, Any]:
+    """Soft targets as two weighted rows each (y=1 with weight w*p, y=0 with weight w*(1-p))."""
+    idx, ys, ws = [], [], []
+    for i, (p, w) in enumerate(zip(labels, weights, strict=True)):
+        if p > 0:
+            idx.append(i)
+            ys.append(1)
+            ws.append(w * p)
+        if p < 1:
+            idx.append(i)
+            ys.append(0)
+            ws.append(w * (1 - p))
+    return np.array(idx, dtype=np.int64), np.array(ys, dtype=np.int64), np.array(ws, dtype=np.float64)
+
+
+def _fit_logistic(x: Any, y: Any, w: Any, *, c: float, seed: int) -> tuple[FloatArray, float]:
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,unused-ignore]
+
+    model = LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=200, tol=1e-4)
+    model.fit(x, y, sample_weight=w)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def _calibrate(features: Any, y: Any, w: Any, seed: int) -> tuple[FloatArray, float]:
+    """Platt scaling over a few logits at once: the stacker's weights and bias."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,unused-ignore]
+
+    model = LogisticRegression(C=100.0, solver="lbfgs", random_state=seed, max_iter=1000)
+    model.fit(features, y, sample_weight=w)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def _token_max(logits: FloatArray, intercept: FloatArray) -> FloatArray:
+    return logits.max(axis=0) if len(logits) else intercept
+
+
+def _token_labels(doc: Analysed, gold: frozenset[int]) -> list[int]:
+    out = []
+    for token in doc.tokens:
+        length = token.end - token.start
+        hit = sum(1 for i in range(token.start, token.end) if i in gold)
+        out.append(int(hit * 2 >= length and hit > 0))
+    return out
+
+
+def _template_token_labels(doc: Analysed, example: Example, column: str, words: frozenset[str]) -> list[int]:
+    """In a template that is abusive in `column`, its abusive words: lexicon words and the marked slots' fillings."""
+    if example.labels.get(column, 0.0) < 0.5:
+        return [0] * len(doc.tokens)
+    return [int(t.text in words or any(a < t.end and t.start < b for a, b in example.spans)) for t in doc.tokens]
+
+
+def _suggest_thresholds(y: Sequence[bool], p: Any) -> dict[str, float]:
+    """Where thresholds.py's defaults come from: the dev F1 optimum (hold) and dev precision >= 0.97 (reject)."""
+    truth = np.array(y, dtype=bool)
+    rows = []
+    for t in np.round(np.arange(0.20, 0.991, 0.05), 2):
+        called = p >= t
+        tp = float(np.sum(called & truth))
+        precision = tp / max(1.0, float(np.sum(called)))
+        recall = tp / max(1.0, float(np.sum(truth)))
+        rows.append((float(t), 2 * precision * recall / (precision + recall) if tp else 0.0, precision))
+    hold, f1, _ = max(rows, key=lambda r: (r[1], -r[0]))
+    reject = min((t for t, _, precision in rows if t > hold and precision >= 0.97), default=0.99)
+    return {"hold_f1_optimum": hold, "dev_f1_at_hold": round(f1, 4), "reject_precision_0_97": reject}
+
+
+def _chosen(probs: Any, threshold: float, floor: float) -> list[int]:
+    return [int(i) for i in np.flatnonzero((probs >= threshold) & (probs >= floor))]
+
+
+def _auc(y: Any, s: Any) -> float | None:
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped,unused-ignore]
+
+    if len(set(y)) < 2:
+        return None
+    return round(float(roc_auc_score(y, s)), 4)
+
+
+def fit_model(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    lexicons: Lexicons,
+    lexicon_source: dict[str, list[str]],
+    step: Step,
+    name: str = ARTIFACT,
+) -> tuple[LexicalModel, dict[str, Any]]:
+    """Fit everything on a prepared corpus; returns the model and its dev metrics."""
+    # Known words come from real text only: the templates' invented nations must stay unknown, like a new name would.
+    texts = [e.text for e in corpus.train if not e.source.startswith("template")] + [t for t, _ in corpus.span_train]
+    analyzer = Analyzer(known=known_words(texts, lexicons), lexicons=lexicons)
+
+    cache: dict[str, Analysed] = {}
+
+    def analyse_all(items: Sequence[str], label: str) -> list[Analysed]:
+        advance = step(label, len(items))
+        out = []
+        for i, text in enumerate(items):
+            doc = cache.get(text)
+            if doc is None:
+                doc = cache[text] = analyzer.analyse(text)
+            out.append(doc)
+            if i % 500 == 499:
+                advance(500)
+        advance(len(items) % 500)
+        return out
+
+    train_docs = analyse_all([e.text for e in corpus.train], "analysing training texts")
+    dev_docs = analyse_all([e.text for e in corpus.dev], "analysing dev texts")
+    span_docs = analyse_all([t for t, _ in corpus.span_train], "analysing span posts")
+    span_dev_docs = analyse_all([t for t, _ in corpus.span_dev], "analysing span dev posts")
+    metrics: dict[str, Any] = {"dev": {}}
+
+    advance = step("building the vocabulary", 1)
+    always = lexicons.keywords()
+    space = FeatureSpace.fit(
+        train_docs,
+        max_words=config.max_words,
+        max_chars=config.max_chars,
+        min_df_words=config.min_df_words,
+        min_df_chars=config.min_df_chars,
+        always=always,
+    )
+    advance(1)
+
+    advance = step("vectorising", len(train_docs) + len(dev_docs))
+    x_train = _matrix([(v.ids, v.values) for v in (space.vectorise(d) for d in train_docs)], space.n_features)
+    advance(len(train_docs))
+    x_dev = _matrix([(v.ids, v.values) for v in (space.vectorise(d) for d in dev_docs)], space.n_features)
+    advance(len(dev_docs))
+
+    coef = np.zeros((space.n_features, len(CATEGORIES)), dtype=np.float32)
+    intercept = np.zeros(len(CATEGORIES), dtype=np.float32)
+    advance = step("fitting categories", len(CATEGORIES))
+    for k, category in enumerate(CATEGORIES):
+        rows = [i for i, e in enumerate(corpus.train) if category in e.labels]
+        idx, y, w = _expand([corpus.train[i].labels[category] for i in rows], [corpus.train[i].weight for i in rows])
+        c_coef, c_bias = _fit_logistic(x_train[np.array(rows)[idx]], y, w, c=config.c[category], seed=config.seed)
+        coef[:, k] = c_coef
+        intercept[k] = c_bias
+        dev_rows = [i for i, e in enumerate(corpus.dev) if category in e.labels]
+        dev_logits = x_dev[np.array(dev_rows)] @ c_coef + c_bias
+        metrics["dev"][category] = {"document": _dev_report(corpus.dev, dev_rows, dev_logits, category)}
+        advance(1)
+
+    advance = step("fitting token models", len(TOKEN_COLUMNS))
+    token_docs = analyse_all([t for t, _ in corpus.token_train], "analysing rated posts")
+    token_dev_docs = analyse_all([t for t, _ in corpus.token_dev], "analysing rated dev posts")
+    token_coef = np.zeros((space.n_token_features, len(TOKEN_COLUMNS)), dtype=np.float32)
+    token_intercept = np.zeros(len(TOKEN_COLUMNS), dtype=np.float32)
+    x_span = _token_matrix(
+        [space.token_rows(d) for d in span_docs], [len(d.tokens) for d in span_docs], space.n_token_features
+    )
+    y_span = [y for d, (_, gold) in zip(span_docs, corpus.span_train, strict=True) for y in _token_labels(d, gold)]
+    token_coef[:, 0], token_intercept[0] = _fit_logistic(
+        x_span, np.array(y_span), np.ones(len(y_span)), c=config.span_c, seed=config.seed
+    )
+    advance(1)
+    # The category token models learn from where raters put their spans, and from the templates' abusive words.
+    templated = [(e, d) for e, d in zip(corpus.train, train_docs, strict=True) if e.source.startswith("template")]
+    rated_docs = token_docs + [d for _, d in templated]
+    x_rated = _token_matrix(
+        [space.token_rows(d) for d in rated_docs], [len(d.tokens) for d in rated_docs], space.n_token_features
+    )
+    n_rated = sum(len(d.tokens) for d in token_docs)
+    for k, column in enumerate(TOKEN_COLUMNS[1:], start=1):
+        category = column.removeprefix("CIVIL_")
+        y = [
+            label
+            for d, (_, marked) in zip(token_docs, corpus.token_train, strict=True)
+            for label in _token_labels(d, marked[category])
+        ]
+        if column.startswith("CIVIL_"):
+            token_coef[:, k], token_intercept[k] = _fit_logistic(
+                x_rated[:n_rated], np.array(y), np.ones(len(y)), c=config.token_c, seed=config.seed
+            )
+            advance(1)
+            continue
+        words = frozenset().union(*(lexicons.words[name] for name in TEMPLATE_TOKEN_LEXICONS[category]))
+        for example, d in templated:
+            y += _template_token_labels(d, example, category, words)
+        token_coef[:, k], token_intercept[k] = _fit_logistic(
+            x_rated, np.array(y), np.ones(len(y)), c=config.token_c, seed=config.seed
+        )
+        advance(1)
+    # Rounded to what the artifact stores, so the model in memory is the model on disk.
+    token_coef = token_coef.astype(np.float16).astype(np.float32)
+    coef = coef.astype(np.float16).astype(np.float32)
+
+    advance = step("stacking and calibrating", len(CATEGORIES))
+    dev_doc_logits = np.asarray(x_dev @ coef) + intercept
+    dev_token_max = np.stack(
+        [_token_max(space.token_logits(d, token_coef, token_intercept), token_intercept) for d in dev_docs]
+    )
+    all_features = np.stack(
+        [
+            stack_features(d, t, len(doc.tokens))
+            for d, t, doc in zip(dev_doc_logits, dev_token_max, dev_docs, strict=True)
+        ]
+    )
+    stack = np.zeros((len(CATEGORIES), all_features.shape[2]), dtype=np.float32)
+    stack_bias = np.zeros(len(CATEGORIES), dtype=np.float32)
+    for k, category in enumerate(CATEGORIES):
+        columns = stack_columns(category)
+        rows = [i for i, e in enumerate(corpus.dev) if category in e.labels]
+        features = all_features[rows, k][:, columns]
+        source_weight = [config.stack_weight.get(corpus.dev[i].source.split(":")[0], 1.0) for i in rows]
+        idx, y, w = _expand([corpus.dev[i].labels[category] for i in rows], source_weight)
+        weights, bias = _calibrate(features[idx], y, w, config.seed)
+        stack[k, columns] = weights
+        stack_bias[k] = bias
+        z = features @ weights + bias
+        metrics["dev"][category]["stacked"] = _dev_report(corpus.dev, rows, z, category)
+        metrics.setdefault("suggested_thresholds", {})[category] = _suggest_thresholds(
+            [corpus.dev[i].labels[category] >= 0.5 for i in rows], 1.0 / (1.0 + np.exp(-z))
+        )
+        advance(1)
+
+    model = LexicalModel(
+        name=name,
+        categories=CATEGORIES,
+        space=space,
+        analyzer=analyzer,
+        coef=coef,
+        intercept=intercept,
+        token_coef=token_coef,
+        token_intercept=token_intercept,
+        stack=stack,
+        stack_bias=stack_bias,
+        token_thresholds=np.tile(np.array([[0.5, 0.0]], dtype=np.float32), (len(TOKEN_COLUMNS), 1)),
+        span_floor=0.1,
+        meta={},
+    )
+
+    advance = step("choosing span thresholds", len(TOKEN_COLUMNS))
+    span_sets = [
+        (span_dev_docs, [t for t, _ in corpus.span_dev], [g for _, g in corpus.span_dev], 0),
+        *(
+            (
+                token_dev_docs,
+                [t for t, _ in corpus.token_dev],
+                [m[c.removeprefix("CIVIL_")] for _, m in corpus.token_dev],
+                k,
+            )
+            for k, c in enumerate(TOKEN_COLUMNS)
+            if k > 0
+        ),
+    ]
+    thresholds = []
+    for docs, texts, gold, k in span_sets:
+        probs = [1.0 / (1.0 + np.exp(-space.token_logits(d, token_coef, token_intercept)[:, k])) for d in docs]
+        tops = [float(p.max()) if len(p) else 1.0 for p in probs]
+        best = (-1.0, (0.5, 0.0))
+        for threshold in np.arange(0.05, 0.96, 0.05):
+            for relative in (0.0, 0.3, 0.5, 0.7):
+                predicted = [
+                    {
+                        i
+                        for s in merge_spans(d.tokens, _chosen(p, threshold, relative * top), t)
+                        for i in range(s.start, s.end)
+                    }
+                    for d, p, top, t in zip(docs, probs, tops, texts, strict=True)
+                ]
+                f1 = mean_span_f1(predicted, gold)
+                if f1 > best[0] + 1e-9:
+                    best = (f1, (round(float(threshold), 3), relative))
+        thresholds.append(best[1])
+        metrics["dev"][f"span_f1_{TOKEN_COLUMNS[k]}"] = round(best[0], 4)
+        advance(1)
+    model.token_thresholds = np.array(thresholds, dtype=np.float32)
+    metrics["token_thresholds"] = dict(zip(TOKEN_COLUMNS, thresholds, strict=True))
+
+    # Rounded to what the artifact stores, so the model in memory is the model on disk.
+    model.meta = {
+        "config": asdict(config),
+        "train_counts": corpus.counts,
+        "n_features": space.n_features,
+        "versions": _versions(),
+        "lexicons": lexicon_source,
+    }
+    metrics["train_counts"] = corpus.counts
+    metrics["n_features"] = space.n_features
+    return model, metrics
+
+
+def _token_matrix(triplets: Sequence[tuple[Any, Any, Any]], sizes: Sequence[int], n_features: int) -> Any:
+    from scipy import sparse  # type: ignore[import-untyped,unused-ignore]
+
+    rows, cols, vals = [], [], []
+    offset = 0
+    for (r, c, v), size in zip(triplets, sizes, strict=True):
+        rows.append(r.astype(np.int64) + offset)
+        cols.append(c)
+        vals.append(v)
+        offset += size
+    matrix = sparse.coo_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(offset, n_features)
+    )
+    return matrix.tocsr()
+
+
+def _dev_report(dev: Sequence[Example], rows: Sequence[int], logits: Any, category: str) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    by_source: dict[str, list[int]] = {}
+    for j, i in enumerate(rows):
+        by_source.setdefault(dev[i].source.split(":")[0], []).append(j)
+    for source, members in sorted(by_source.items()):
+        y = [int(dev[rows[j]].labels[category] >= 0.5) for j in members]
+        report[f"auc_{source}"] = _auc(y, [float(logits[j]) for j in members])
+    return report
+
+
+def _versions() -> dict[str, str]:
+    import scipy  # type: ignore[import-untyped,unused-ignore]
+    import sklearn  # type: ignore[import-untyped,unused-ignore]
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__}  # fmt: skip
+
+
+def train(
+    data: Path, *, seed: int = 1, out: Path = DATA_DIR, quiet: bool = False, config: TrainConfig | None = None
+) -> tuple[LexicalModel, dict[str, Any]]:
+    """Train on the corpora under `data`, write the artifact and `<name>.metrics.json` into `out`."""
+    config = config or TrainConfig(seed=seed)
+    if config.seed != seed:
+        config = TrainConfig(**{**asdict(config), "seed": seed})
+    source = lexicon_json()
+    lexicons = Lexicons.from_json(source)
+    with progress_bar(quiet=quiet) as step:
+        advance = step("loading corpora", 1)
+        corpus = build_corpus(data, config, lexicons)
+        advance(1)
+        model, metrics = fit_model(corpus, config, lexicons=lexicons, lexicon_source=source, step=step)
+        advance = step("writing the artifact", 1)
+        model.save(out)
+        (out / f"{model.name}.metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", "utf-8")
+        advance(1)
+    return model, metrics
