@@ -202,6 +202,7 @@ def _rows(
         comments.append(
             {
                 "id": i + 1,
+                "site_id": site_id,
                 "story_id": layout.story[i] + 1,
                 "parent_id": None if parent < 0 else parent + 1,
                 "depth": layout.depth[i],

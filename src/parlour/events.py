@@ -59,7 +59,47 @@ class CommentReported:
     reason: str
 
 
-Event = StoryChanged | SiteChanged | CommentPosted | CommentEdited | CommentDeleted | CommentReported
+@dataclass(frozen=True)
+class CommentModerated:
+    """A moderator (or the system, staff_user_id None) acted on a comment: approve, reject, feature, unfeature…"""
+
+    site_id: int
+    story_id: int
+    comment_id: int
+    action: str
+    status: str
+    staff_user_id: int | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AuthorBanned:
+    site_id: int
+    author_id: int
+    staff_user_id: int | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StoryPremoderated:
+    """The surge guard switched a story to pre-moderation: moderators are told."""
+
+    site_id: int
+    story_id: int
+    held_share: float
+
+
+Event = (
+    StoryChanged
+    | SiteChanged
+    | CommentPosted
+    | CommentEdited
+    | CommentDeleted
+    | CommentReported
+    | CommentModerated
+    | AuthorBanned
+    | StoryPremoderated
+)
 E = TypeVar("E")
 
 

@@ -36,8 +36,8 @@ def test_every_command_has_help() -> None:
 
 
 def test_db_site_and_user_lifecycle(env: str) -> None:
-    assert "0001" in run("db", "upgrade")
-    assert "0001" in run("db", "current")
+    assert "0002" in run("db", "upgrade")
+    assert "0002" in run("db", "current")
     output = run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
     assert "pk_" in output
     assert "courier" in run("site", "list")

@@ -258,6 +258,7 @@ def _insert_comment(
     session.add(author)
     session.flush()
     comment = Comment(
+        site_id=site.id,
         story_id=story.id,
         parent_id=parent.id if parent else None,
         depth=attach_depth(parent.depth if parent else None, settings.max_depth),

@@ -76,6 +76,18 @@ class ReportReason(enum.StrEnum):
     OTHER = "other"
 
 
+class AuthorStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # until Author.suspended_until
+    BANNED = "banned"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last retry
+
+
 class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     MODERATOR = "moderator"
@@ -123,6 +135,11 @@ class Story(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     published_at: Mapped[datetime | None]
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Per-story overrides of the site's settings; None follows the site.
+    moderation_mode: Mapped[str | None] = mapped_column(String(16))
+    slow_mode_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Set when the surge guard switched the story to pre-moderation.
+    surge_at: Mapped[datetime | None]
     # Visible (approved) comments; maintained in the same transaction as every status change.
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped by every write that changes what readers see; keys the rendered-thread cache.
@@ -132,6 +149,7 @@ class Story(Base):
 
 class Author(Base):
     __tablename__ = "authors"
+    __table_args__ = (UniqueConstraint("site_id", "identity_key", name="uq_authors_site_identity"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
@@ -140,6 +158,14 @@ class Author(Base):
     website: Mapped[str | None] = mapped_column(String(2048))
     # Set for signed-in readers (SSO, staff); None for anonymous authors.
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # Who this author is across posts: a keyed hash of the e-mail, the external id, or the reader and name.
+    identity_key: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[AuthorStatus] = mapped_column(_enum(AuthorStatus, "author_status"), default=AuthorStatus.ACTIVE)
+    suspended_until: Mapped[datetime | None]
+    # Shown to the author when a suspension or ban refuses a comment.
+    status_message: Mapped[str] = mapped_column(String(500), default="")
+    always_premoderate: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_reader_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
 
@@ -159,13 +185,19 @@ class Comment(Base):
         ),
         # Replies of one parent, oldest first.
         Index("ix_comments_parent_created", "parent_id", "created_at", "id"),
+        # Moderation queues of a site, newest or oldest first.
+        Index("ix_comments_site_status_created", "site_id", "status", "created_at", "id"),
+        # Duplicate and flood checks.
+        Index("ix_comments_site_body_hash", "site_id", "body_hash", "created_at"),
+        Index("ix_comments_author_created", "author_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     depth: Mapped[int] = mapped_column(Integer, default=0)
-    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"))
     status: Mapped[CommentStatus] = mapped_column(_enum(CommentStatus, "comment_status"))
     body: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
@@ -179,6 +211,19 @@ class Comment(Base):
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     moderation_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     moderation_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Published but over a flag threshold of the model: the Flagged queue.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Readers' reports not yet dealt with by a moderator: the Reported queue.
+    open_reports: Mapped[int] = mapped_column(Integer, default=0)
+    # When a moderator last decided on it; None for published comments nobody has looked at (Unmoderated).
+    reviewed_at: Mapped[datetime | None]
+    # The reader (keyed IP bucket) who wrote it, for per-reader limits; never shown.
+    reader_key: Mapped[str | None] = mapped_column(String(64))
+    # Folded text's hash: the duplicate and flood checks compare these.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    # A moderator working on it, so two do not decide the same item.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    claimed_until: Mapped[datetime | None]
 
 
 class Reaction(Base):
@@ -201,6 +246,8 @@ class Report(Base):
     reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
     message: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime]
+    # Set when a moderator decides on the reported comment.
+    resolved_at: Mapped[datetime | None]
 
 
 class IdempotencyKey(Base):
@@ -228,4 +275,88 @@ class StaffUser(Base):
     # Moderators limited to these site slugs; empty means every site.
     site_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class StaffSession(Base):
+    """A signed-in staff member; the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class ModerationAction(Base):
+    """The audit log: one row per action by a moderator or by the system, with the status before and after."""
+
+    __tablename__ = "moderation_actions"
+    __table_args__ = (Index("ix_moderation_actions_site_created", "site_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    # None for the system (the surge guard, the pipeline).
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="SET NULL"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(1000), default="")
+    status_before: Mapped[str | None] = mapped_column(String(16))
+    status_after: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # Signs every delivery (HMAC-SHA256); shown once when the endpoint is created.
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An admin's explicit permission to deliver to loopback, private or link-local addresses.
+    allow_private_network: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    # Stable across retries so receivers can drop duplicates.
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class ImportedItem(Base):
+    """What an import created, by source id: importing again skips it; an interrupted import resumes."""
+
+    __tablename__ = "imported_items"
+    __table_args__ = (UniqueConstraint("site_id", "source", "kind", "source_id", name="uq_imported_items_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # disqus, wordpress, isso
+    kind: Mapped[str] = mapped_column(String(16))  # story, author, comment
+    source_id: Mapped[str] = mapped_column(String(200))
+    target_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
