@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,44 +14,66 @@ from sqlalchemy import select
 from parlour import __version__, errors, routes
 from parlour.comments import live
 from parlour.comments.threads import ThreadReader
+from parlour.dashboard import live as dashboard_live
 from parlour.db.engine import Database, connect
 from parlour.db.tables import Site
 from parlour.embedding.assets import WidgetAssets
-from parlour.events import EventBus, SiteChanged, StoryChanged
+from parlour.events import CommentPosted, EventBus, SiteChanged, StoryChanged
 from parlour.infra.cache import MemoryCache
 from parlour.infra.clientip import parse_networks
+from parlour.infra.logs import configure_logging
+from parlour.infra.metrics import DatabaseGauges, Metrics
+from parlour.infra.observe import Observe
 from parlour.infra.pubsub import make_broker
+from parlour.infra.ratelimit import make_rate_limiter
 from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
 from parlour.scoring import make_scorer
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
 from parlour.state import AppState
+from parlour.webhooks import dispatch as webhooks
+from parlour.webhooks.retry import DeliveryPolicy
 
 PACKAGE = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
-    logging.basicConfig(level=settings.log_level.upper())
+def create_app(
+    settings: Settings, *, scorer: Scorer | None = None, webhook_policy: DeliveryPolicy | None = None
+) -> FastAPI:
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    metrics = Metrics.from_env()
     db = connect(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     state = AppState(
         settings=settings,
         db=db,
-        scorer=scorer or make_scorer(settings.scorer),
+        scorer=metrics.timed(scorer or make_scorer(settings.scorer)),
         threads=ThreadReader(
-            db=db, pages=MemoryCache(settings.thread_cache_entries), ref_seconds=settings.thread_version_seconds
+            db=db,
+            pages=MemoryCache(settings.thread_cache_entries),
+            ref_seconds=settings.thread_version_seconds,
+            on_lookup=metrics.thread_cache_lookup,
         ),
         bus=EventBus(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),
         broker=make_broker(settings.redis_url),
         widget=WidgetAssets(PACKAGE / "static" / "widget", settings.public_base_url),
+        metrics=metrics,
+        limiter=make_rate_limiter(settings.redis_url),
+        webhooks=webhooks.make_dispatcher(settings, db=db, policy=webhook_policy),
     )
     live.connect(state.bus, state.broker)
+    dashboard_live.connect(state.bus, state.broker)
+    webhooks.connect(state.bus, db=db, dispatcher=state.webhooks)
+    state.bus.subscribe(CommentPosted, metrics.count_comment)
+    metrics.add_scrape_collector(DatabaseGauges(db))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await state.broker.start()
+        await state.webhooks.start()
         yield
+        await state.webhooks.stop()
         await state.broker.stop()
         db.dispose()
 
@@ -73,6 +94,13 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, max_body=settings.max_request_bytes)
     app.add_middleware(Cors, allowed_origins=OriginCache(lambda: _all_allowed_origins(db)))
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        Observe,
+        metrics=metrics,
+        paths=[route.path for route in routes.ROUTES],
+        trusted_proxies=state.trusted_proxies,
+        access_log=settings.access_log,
+    )
     return app
 
 

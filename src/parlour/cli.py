@@ -1,4 +1,4 @@
-"""The `parlour` command: serve, demo, db, site, user."""
+"""The `parlour` command: serve, demo, db, site, user, import, export, restore."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
 from parlour.errors import ParlourError
+from parlour.infra.logs import configure_logging
+from parlour.infra.metrics import shared_between_workers
 from parlour.scoring import make_scorer
 from parlour.scoring.cli import classify, model_app
 from parlour.settings import Settings, load_settings
 from parlour.sites import service as sites
 from parlour.sites.schemas import ModerationMode, SiteCreate, SiteSettingsUpdate, SiteUpdate
+from parlour.transfer.cli import export, import_app, restore
 
 app = typer.Typer(help="Parlour: self-hosted comments for news sites.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -36,6 +39,9 @@ app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(model_app, name="model")
 app.command("classify")(classify)
+app.add_typer(import_app, name="import")
+app.command("export")(export)
+app.command("restore")(restore)
 console = Console()
 errors = Console(stderr=True)
 
@@ -71,19 +77,22 @@ def _database() -> Iterator[Database]:
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Serve Parlour (settings from PARLOUR_* variables and the TOML file named by PARLOUR_CONFIG)."""
-    _settings()  # fail fast, in the parent, on a bad configuration
-    uvicorn.run(
-        "parlour.asgi:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,  # parlour.infra.clientip decides which proxies to believe
-        server_header=False,
-        log_level="warning",
-        # Open live-update streams would hold a shutdown for their whole lifetime; readers reconnect elsewhere.
-        timeout_graceful_shutdown=3,
-    )
+    settings = _settings()  # fail fast, in the parent, on a bad configuration
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    with shared_between_workers(workers):
+        uvicorn.run(
+            "parlour.asgi:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,  # parlour.infra.clientip decides which proxies to believe
+            server_header=False,
+            log_level="warning",
+            log_config=None,  # uvicorn's lines go to our handler, in PARLOUR_LOG_FORMAT
+            # Open live-update streams would hold a shutdown for their whole lifetime; readers reconnect elsewhere.
+            timeout_graceful_shutdown=3,
+        )
 
 
 @app.command()
@@ -110,6 +119,24 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
     console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}")
     console.print(f"\n[bold green]Parlour demo running at {base_url}/demo[/bold green]  (Ctrl-C to stop)\n")
     serve(host=host, port=port, workers=workers)
+
+
+@app.command()
+def backup(
+    output: Annotated[
+        Path | None, typer.Option(help="The backup file, or a folder for a timestamped one (default: this folder).")
+    ] = None,
+) -> None:
+    """Back up the database while Parlour runs: SQLite's online backup, or pg_dump's custom format."""
+    from parlour.ops.backup import BackupError, backup_database, backup_path
+
+    database_url = _settings().database_url
+    try:
+        written = backup_database(database_url, backup_path(output, database_url))
+    except BackupError as exc:
+        errors.print(f"[red]Backup failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Backup written to {written} ({written.stat().st_size:,} bytes)")
 
 
 @db_app.command("upgrade")
@@ -177,7 +204,8 @@ def site_update(
     """Change a site's name, origins or settings."""
     with _database() as db, db.write() as session:
         site = sites.get_site(session=session, slug=slug)
-        settings = SiteSettingsUpdate(moderation_mode=moderation, prompt=prompt, edit_window_seconds=edit_window)
+        given = {"moderation_mode": moderation, "prompt": prompt, "edit_window_seconds": edit_window}
+        settings = SiteSettingsUpdate(**{name: value for name, value in given.items() if value is not None})
         data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
         sites.update_site(session=session, site=site, data=data)
         if rotate_key:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import orjson
@@ -54,6 +55,13 @@ class Unauthorized(ParlourError):
     slug = "unauthorized"
 
 
+class LoginRequired(Unauthorized):
+    """The site lets only readers signed in through the publisher comment; the widget asks the page to sign in."""
+
+    title = "Sign-in required"
+    slug = "login-required"
+
+
 class OriginNotAllowed(Forbidden):
     title = "URL not on this site"
     slug = "origin-not-allowed"
@@ -74,6 +82,25 @@ class Conflict(ParlourError):
     status = 409
     title = "Conflict"
     slug = "conflict"
+
+
+class RateLimited(ParlourError):
+    """Too many requests; `retry_after` (seconds) becomes the Retry-After header."""
+
+    status = 429
+    title = "Too many requests"
+    slug = "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(detail, field=field, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class AuthorRestricted(Forbidden):
+    """A banned or suspended author; the detail carries the moderators' message."""
+
+    title = "Commenting restricted"
+    slug = "author-restricted"
 
 
 class PayloadTooLarge(ParlourError):
@@ -108,7 +135,10 @@ def problem_response(
 
 def problem_for(error: ParlourError) -> Response:
     errors = [{"field": error.field, "message": error.detail}] if error.field else None
-    return problem_response(error.status, error.title, error.detail, slug=error.slug, errors=errors)
+    response = problem_response(error.status, error.title, error.detail, slug=error.slug, errors=errors)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return response
 
 
 def _field_name(location: tuple[Any, ...]) -> str:

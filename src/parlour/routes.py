@@ -22,13 +22,31 @@ from parlour.comments.schemas import (
     ReportCreated,
     ThreadPage,
 )
+from parlour.dashboard import live as dashboard_live
+from parlour.dashboard import login as dashboard_login
+from parlour.dashboard import people as dashboard_people
+from parlour.dashboard import queues as dashboard_queues
+from parlour.dashboard import records as dashboard_records
 from parlour.demo import views as demo
 from parlour.embedding import views as embedding
 from parlour.errors import PROBLEM_TYPE
+from parlour.feeds import views as feeds
 from parlour.sites import views as sites
 from parlour.sites.schemas import SiteConfigPublic, SiteCreated, SitePublic, StoryList, StoryPublic
+from parlour.webhooks import views as webhooks
+from parlour.webhooks.schemas import (
+    DeliveryList,
+    DeliveryPublic,
+    WebhookCreated,
+    WebhookList,
+    WebhookPublic,
+    WebhookSecret,
+)
 
 API = "/api/v1"
+ADMIN = "/admin"
+WEBHOOKS = f"{API}/sites/{{slug}}/webhooks"
+WEBHOOK = f"{WEBHOOKS}/{{webhook_id}}"
 
 
 class EventStream(Response):
@@ -160,9 +178,91 @@ ROUTES: list[Route] = [
         tags=["staff"],
         errors=(401, 404),
     ),
+    # Staff: webhooks
+    Route("GET", WEBHOOKS, webhooks.list_webhooks, WebhookList, tags=["webhooks"], errors=(401, 404)),
+    Route("POST", WEBHOOKS, webhooks.create_webhook, WebhookCreated, 201, ["webhooks"], errors=(401, 403, 404, 422)),
+    Route("GET", WEBHOOK, webhooks.get_webhook, WebhookPublic, tags=["webhooks"], errors=(401, 404)),
+    Route("PATCH", WEBHOOK, webhooks.update_webhook, WebhookPublic, tags=["webhooks"], errors=(401, 403, 404, 422)),
+    Route("DELETE", WEBHOOK, webhooks.delete_webhook, None, 204, ["webhooks"], errors=(401, 404)),
+    Route(
+        "POST",
+        f"{WEBHOOK}/rotate-secret",
+        webhooks.rotate_webhook_secret,
+        WebhookSecret,
+        tags=["webhooks"],
+        errors=(401, 404),
+    ),
+    Route("POST", f"{WEBHOOK}/ping", webhooks.ping_webhook, DeliveryPublic, 202, ["webhooks"], errors=(401, 404, 409)),
+    Route(
+        "GET",
+        f"{WEBHOOK}/deliveries",
+        webhooks.list_deliveries,
+        DeliveryList,
+        tags=["webhooks"],
+        errors=(401, 404, 422),
+    ),
+    Route(
+        "POST",
+        f"{WEBHOOK}/deliveries/{{delivery_id}}/redeliver",
+        webhooks.redeliver,
+        DeliveryPublic,
+        202,
+        ["webhooks"],
+        errors=(401, 404, 409),
+    ),
+    # Moderation dashboard (server-rendered pages and htmx fragments; every POST checks CSRF)
+    *[
+        Route("GET", path, endpoint, tags=["dashboard"], response_class=HTMLResponse)
+        for path, endpoint in (
+            (ADMIN, dashboard_queues.dashboard_home),
+            (f"{ADMIN}/login", dashboard_login.login_page),
+            (f"{ADMIN}/queues/{{queue}}", dashboard_queues.queue_page),
+            (f"{ADMIN}/counts", dashboard_queues.counts),
+            (f"{ADMIN}/surges", dashboard_queues.surges),
+            (f"{ADMIN}/comments/{{comment_id}}", dashboard_queues.comment_page),
+            (f"{ADMIN}/comments/{{comment_id}}/card", dashboard_queues.comment_card),
+            (f"{ADMIN}/authors/{{author_id}}", dashboard_people.author_page),
+            (f"{ADMIN}/stories/{{story_id}}", dashboard_people.story_page),
+            (f"{ADMIN}/audit", dashboard_records.audit_page),
+            (f"{ADMIN}/stats", dashboard_records.stats_page),
+            (f"{ADMIN}/webhooks", dashboard_records.deliveries_page),
+        )
+    ],
+    Route("GET", f"{ADMIN}/audit.csv", dashboard_records.audit_export, tags=["dashboard"], response_class=Response),
+    Route("GET", f"{ADMIN}/events", dashboard_live.admin_events, tags=["dashboard"], response_class=Response),
+    *[
+        Route("POST", path, endpoint, tags=["dashboard"], response_class=HTMLResponse)
+        for path, endpoint in (
+            (f"{ADMIN}/login", dashboard_login.login),
+            (f"{ADMIN}/logout", dashboard_login.logout),
+            (f"{ADMIN}/comments/{{comment_id}}/claim", dashboard_queues.claim),
+            (f"{ADMIN}/comments/{{comment_id}}/approve", dashboard_queues.approve),
+            (f"{ADMIN}/comments/{{comment_id}}/reject", dashboard_queues.reject),
+            (f"{ADMIN}/comments/{{comment_id}}/feature", dashboard_queues.feature),
+            (f"{ADMIN}/comments/{{comment_id}}/dismiss-reports", dashboard_queues.dismiss_reports),
+            (f"{ADMIN}/bulk", dashboard_queues.bulk),
+            (f"{ADMIN}/undo", dashboard_queues.undo),
+            (f"{ADMIN}/authors/{{author_id}}/ban", dashboard_people.ban),
+            (f"{ADMIN}/authors/{{author_id}}/suspend", dashboard_people.suspend),
+            (f"{ADMIN}/authors/{{author_id}}/reinstate", dashboard_people.reinstate),
+            (f"{ADMIN}/authors/{{author_id}}/premoderate", dashboard_people.premoderate),
+            (f"{ADMIN}/stories/{{story_id}}/settings", dashboard_people.story_settings),
+        )
+    ],
     # Operations
     Route("GET", "/healthz", health.healthz, health.Health, tags=["operations"]),
     Route("GET", "/readyz", health.readyz, health.Health, tags=["operations"], errors=(503,)),
+    Route("GET", "/metrics", health.metrics, tags=["operations"], response_class=Response, errors=(401,)),
+    # Feeds
+    Route("GET", "/feeds/{site}/comments.atom", feeds.site_comments, tags=["feeds"], response_class=Response),
+    Route(
+        "GET",
+        "/feeds/{site}/stories/{story_id}.atom",
+        feeds.story_comments,
+        tags=["feeds"],
+        response_class=Response,
+        errors=(404, 422),
+    ),
     # The widget's files
     Route("GET", "/embed.js", embedding.embed_js, tags=["widget"], response_class=Response),
     Route("GET", "/count.js", embedding.count_js, tags=["widget"], response_class=Response),

@@ -60,6 +60,37 @@ class Settings(BaseSettings):
     )
     demo: bool = Field(False, description="Demo mode: allows the built-in insecure secret. Never in production.")
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines as JSON objects (one per line, with the request id) or as plain text."
+    )
+    access_log: bool = Field(
+        False, description="One log line per request (method, route, status, duration); nginx usually logs these."
+    )
+    metrics_token: str | None = Field(
+        None,
+        min_length=16,
+        description="When set, GET /metrics requires Authorization: Bearer TOKEN; unset, anyone who reaches "
+        "the port may read it (keep it off the public proxy).",
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications; unset: no e-mail at all.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port: 587 with starttls, 465 with tls.")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade a plain connection (required, never optional); tls: TLS from the first "
+        "byte; none: plain text, only for a relay on the same machine.",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login, when the server wants one.")
+    smtp_password: str | None = Field(None, description="SMTP password, when the server wants one.")
+    smtp_ca_file: str | None = Field(
+        None, description="PEM file of the CA that signed the SMTP server's certificate, if not a public one."
+    )
+    smtp_timeout_seconds: float = Field(15.0, gt=0, le=300, description="Per SMTP connection and command.")
+    mail_from: str | None = Field(
+        None, description="The sender address, e.g. comments@courier.example; required with smtp_host."
+    )
+    mail_digest_hour: int = Field(
+        7, ge=0, le=23, description="Hour (UTC) at which daily digests go out, to readers and to moderators."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -90,6 +121,12 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_base_url must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _mail_has_a_sender(self) -> Settings:
+        if self.smtp_host and not self.mail_from:
+            raise ValueError("PARLOUR_MAIL_FROM must be set with PARLOUR_SMTP_HOST (e.g. comments@courier.example)")
+        return self
 
     @model_validator(mode="after")
     def _secret_is_real(self) -> Settings:

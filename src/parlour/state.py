@@ -13,9 +13,12 @@ from parlour.db.engine import Database
 from parlour.embedding.assets import WidgetAssets
 from parlour.events import EventBus
 from parlour.infra.clientip import Network
+from parlour.infra.metrics import Metrics
 from parlour.infra.pubsub import Broker
+from parlour.infra.ratelimit import RateLimiter
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
+from parlour.webhooks.dispatch import Dispatcher
 
 
 @dataclass
@@ -29,6 +32,9 @@ class AppState:
     templates: Jinja2Templates
     broker: Broker
     widget: WidgetAssets
+    metrics: Metrics
+    limiter: RateLimiter
+    webhooks: Dispatcher
 
 
 async def app_state(request: Request) -> AppState:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from parlour.cli import app
 from parlour.db.engine import connect
 from parlour.db.tables import Site, StaffRole, StaffUser
+from tests.api.test_migrations import HEAD
 from tests.conftest import SECRET
 
 runner = CliRunner()
@@ -36,8 +37,8 @@ def test_every_command_has_help() -> None:
 
 
 def test_db_site_and_user_lifecycle(env: str) -> None:
-    assert "0002" in run("db", "upgrade")
-    assert "0002" in run("db", "current")
+    assert HEAD in run("db", "upgrade")
+    assert HEAD in run("db", "current")
     output = run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
     assert "pk_" in output
     assert "courier" in run("site", "list")

@@ -43,7 +43,8 @@ class TestPosting:
         comment = created["comment"]
         assert comment["body"] == "Some **bold** words"
         assert comment["html"] == "<p>Some <strong>bold</strong> words</p>"
-        assert comment["author"] == {"name": "Ann Reader", "website": "https://ann.example"}
+        assert (comment["author"]["name"], comment["author"]["website"]) == ("Ann Reader", "https://ann.example")
+        assert comment["author"]["avatar"] is None and comment["author"]["avatar_seed"]
         assert comment["editable_until"] > comment["created_at"]
 
     def test_email_is_never_shown(self, client: TestClient, site: SiteInfo) -> None:

@@ -68,6 +68,9 @@ def test_config(client: TestClient, site: SiteInfo) -> None:
         "edit_window_seconds": 900,
         "max_depth": 8,
         "moderation_mode": "post",
+        "sso": False,
+        "sign_in_required": False,
+        "notifications": False,
     }
     assert "max-age" in response.headers["cache-control"]
     assert_problem(client.get("/api/v1/config", params={"site": "nope"}), 404)

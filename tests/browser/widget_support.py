@@ -33,10 +33,18 @@ HOST_CSS = """body { margin: 0 auto; max-width: 42rem; padding: 1rem; background
   font: 18px/1.6 Georgia, serif; }
 @media (prefers-color-scheme: dark) { body { background: #121212; color: #eee; } }"""
 # Test sites: post-moderation, pre-moderation, and a two-second edit window.
+# Every reader of these tests posts from 127.0.0.1: the per-network and duplicate guards are off.
+UNGUARDED = {
+    "rate_per_network": 0,
+    "rate_per_author": 0,
+    "rate_per_story": 0,
+    "duplicate_window_seconds": 0,
+    "flood_repeats": 0,
+}
 SITES = {
-    "wtest": {"moderation_mode": "post", "edit_window_seconds": 900},
-    "wpre": {"moderation_mode": "pre", "edit_window_seconds": 900},
-    "wshort": {"moderation_mode": "post", "edit_window_seconds": 3},
+    "wtest": {"moderation_mode": "post", "edit_window_seconds": 900, **UNGUARDED},
+    "wpre": {"moderation_mode": "pre", "edit_window_seconds": 900, **UNGUARDED},
+    "wshort": {"moderation_mode": "post", "edit_window_seconds": 3, **UNGUARDED},
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from parlour.comments.schemas import AuthorPublic, CommentPublic, MoreReplies, Sort
 from parlour.comments.threading import TOMBSTONES, decode_cursor, encode_cursor, sort_key
 from parlour.db.tables import Author, Comment, CommentStatus, Site, Story
+from parlour.identity.avatars import avatar_seed
 
 AnySelect = Select[*tuple[Any, ...]]
 # SQLite allows 500 terms in one compound SELECT; stay well below it.
@@ -30,6 +31,10 @@ COLUMNS = (
     Comment.featured,
     Author.display_name,
     Author.website,
+    Author.avatar_url,
+    Author.badges,
+    Author.role,
+    Author.identity_key,
 )
 
 
@@ -175,13 +180,24 @@ def to_public(row: Row[Any]) -> CommentPublic:
         parent_id=row.parent_id,
         depth=row.depth,
         status=row.status,
-        author=None if tombstone else AuthorPublic(name=row.display_name, website=row.website),
+        author=None if tombstone else _author(row),
         html="" if tombstone else row.html,
         created_at=row.created_at,
         edited_at=row.edited_at,
         reaction_count=row.reaction_count,
         reply_count=row.reply_count,
         featured=row.featured,
+    )
+
+
+def _author(row: Row[Any]) -> AuthorPublic:
+    return AuthorPublic(
+        name=row.display_name,
+        website=row.website,
+        avatar=row.avatar_url,
+        avatar_seed=None if row.avatar_url else avatar_seed(row.identity_key),
+        badges=list(row.badges or ()),
+        role=row.role,
     )
 
 

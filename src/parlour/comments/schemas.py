@@ -34,7 +34,7 @@ class CommentCreate(Strict):
     url: str = Field(min_length=1, max_length=2048)
     parent_id: int | None = Field(None, ge=1)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
-    author: AuthorIn
+    author: AuthorIn | None = Field(None, description="Required unless signed in (Authorization: Bearer).")
 
 
 class CommentUpdate(Strict):
@@ -49,6 +49,10 @@ class ReportCreate(Strict):
 class AuthorPublic(BaseModel):
     name: str
     website: str | None
+    avatar: str | None = Field(None, description="The signed-in reader's picture (https), from the publisher.")
+    avatar_seed: str | None = Field(None, description="Draws the identicon of a reader without a picture.")
+    badges: list[str] = Field(default_factory=list, description="Given by the publisher, e.g. Subscriber.")
+    role: str | None = Field(None, description="Given by the publisher, e.g. staff.")
 
 
 class MoreReplies(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from parlour.comments.schemas import (
     ReactionState,
     ReportCreate,
 )
+from parlour.comments.status import bump_story, count_new_comment, set_status, story_keys
 from parlour.comments.threading import TOMBSTONES, attach_depth, is_listed
 from parlour.comments.tokens import (
     edit_token_matches,
@@ -44,11 +45,25 @@ from parlour.db.tables import (
     Site,
     Story,
 )
-from parlour.errors import Conflict, EditWindowClosed, Forbidden, InvalidInput, NotFound, StoryClosed
+from parlour.errors import (
+    Conflict,
+    EditWindowClosed,
+    Forbidden,
+    InvalidInput,
+    LoginRequired,
+    NotFound,
+    StoryClosed,
+    Unauthorized,
+)
+from parlour.identity.readers import Reader
+from parlour.infra.clientip import reader_key
+from parlour.infra.ratelimit import RateLimiter
+from parlour.moderation import intake, wordrules
 from parlour.moderation.pipeline import decide
+from parlour.moderation.surge import surge_guard
 from parlour.scoring.protocol import Scorer
-from parlour.sites.schemas import SiteSettings, StoryPublic
-from parlour.sites.service import get_site, site_settings, story_for_comment
+from parlour.sites.schemas import SignIn, SiteSettings, StoryPublic
+from parlour.sites.service import allowed_story_url, find_story, get_site, site_settings, story_for_comment
 from parlour.sites.urls import normalise_website
 
 
@@ -63,11 +78,16 @@ class WriteResult:
 @dataclass(frozen=True)
 class PostContext:
     secret_key: str
+    limiter: RateLimiter
+    # The reader's address as the trusted proxies report it; keyed and bucketed before use, never stored.
+    client_address: str = "unknown"
     idempotency_key: str | None = None
+    # Signed in through the publisher's SSO: the author is this reader, whatever the request's author says.
+    reader: Reader | None = None
 
 
 def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: PostContext) -> WriteResult:
-    """Validate, score outside any transaction, then store in one short write transaction."""
+    """Validate, gather, rate-limit and score outside any transaction, then store in one short write."""
     with db.read() as session:
         site = get_site(session=session, slug=data.site)
         settings = site_settings(site)
@@ -76,20 +96,43 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             replay = _replay(session, site, context, request_hash)
             if replay is not None:
                 return WriteResult(replay)
-    body = _valid_body(data.body, settings)
-    author = _valid_author(data.author, settings)
-    decision = decide(settings=settings, scores=(scores := scorer.score(body)))
+        canonical_url = allowed_story_url(site=site, url=data.url)
+        body = _valid_body(data.body, settings)
+        author_in = _author_in(data, settings, site, context.reader)
+        poster = _poster(context, site, author_in)
+        intake.check_rate_limits(
+            limiter=context.limiter, settings=settings, site=site, poster=poster, url=canonical_url
+        )
+        story = find_story(session=session, site=site, url=canonical_url)
+        known_author = intake.find_author(session=session, site=site, identity=poster.identity_key)
+        scores = scorer.score(body)
+        submission = intake.gather(
+            session=session,
+            site=site,
+            settings=settings,
+            story=story,
+            author=known_author,
+            body=body,
+            scores=scores,
+            now=utcnow(),
+        )
+    decision = decide(submission)
     html = markup.render(body)  # before the write lock: writers queue behind each other on SQLite
     try:
         with db.write() as session:
+            author = _upsert_author(session, site, author_in, poster)
             comment, story = _insert_comment(
                 session, site=site, settings=settings, data=data, body=body, html=html, author=author
             )
             comment.status = decision.status
+            comment.flagged = decision.flagged
             comment.moderation_reasons = decision.reasons
             comment.moderation_scores = scores.as_json()
+            comment.reader_key = poster.reader_key
+            comment.body_hash = wordrules.fingerprint(body)
             token = _assign_token(session, comment, site, context, request_hash)
-            _on_listed_change(session, comment, became_listed=is_listed(comment.status, 0))
+            count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
+            surge = surge_guard(session=session, story=story, settings=settings, status=decision.status)
             created = _created(session, comment, token, settings)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
@@ -100,19 +143,34 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
                 return WriteResult(replay)
         raise
     posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
-    return WriteResult(created, [posted, events.StoryChanged(site.id, story.id, story.url)])
+    raised: list[Any] = [posted, events.StoryChanged(site.id, story.id, story.url)]
+    return WriteResult(created, raised + ([surge] if surge else []))
 
 
-def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str) -> WriteResult:
+def edit_comment(
+    *, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str, reader: Reader | None = None
+) -> WriteResult:
+    """The author's edit: the new text goes through the content phases of the pipeline again."""
     with db.read() as session:
-        comment, site = _owned_comment(session, comment_id, token)
+        comment, site = _owned_comment(session, comment_id, token, reader)
         settings = site_settings(site)
         _check_edit_window(comment, settings)
-    clean = _valid_body(body, settings)
-    decision = decide(settings=settings, scores=(scores := scorer.score(clean)))
+        clean = _valid_body(body, settings)
+        scores = scorer.score(clean)
+        submission = intake.gather(
+            session=session,
+            site=site,
+            settings=settings,
+            story=session.get(Story, comment.story_id),
+            author=session.get(Author, comment.author_id),
+            body=clean,
+            scores=scores,
+            now=utcnow(),
+        )
+    decision = decide(replace(submission, is_edit=True))
     html = markup.render(clean)
     with db.write() as session:
-        comment, site = _owned_comment(session, comment_id, token)
+        comment, site = _owned_comment(session, comment_id, token, reader)
         if comment.status not in {CommentStatus.APPROVED, CommentStatus.PENDING}:
             raise Conflict("Only a published or pending comment can be edited.")
         comment.body, comment.html = clean, html
@@ -120,27 +178,32 @@ def edit_comment(*, db: Database, scorer: Scorer, comment_id: int, token: str | 
         comment.edited_at = utcnow()
         comment.moderation_reasons = decision.reasons
         comment.moderation_scores = scores.as_json()
-        _set_status(session, comment, decision.status)
-        _bump_story(session, comment.story_id)
+        comment.flagged = decision.flagged
+        comment.body_hash = wordrules.fingerprint(clean)
+        set_status(session, comment, decision.status)
+        bump_story(session, comment.story_id)
         result = _own(session, comment, settings)
-        story_id, story_url = _story_keys(session, comment.story_id)[1:]
+        story_id, story_url = story_keys(session, comment.story_id)[1:]
     return WriteResult(
         result,
         [events.CommentEdited(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
     )
 
 
-def delete_comment(*, db: Database, comment_id: int, token: str | None) -> WriteResult:
+def delete_comment(*, db: Database, comment_id: int, token: str | None, reader: Reader | None = None) -> WriteResult:
     """The author's delete: the text is erased, a tombstone keeps the replies in place."""
     with db.write() as session:
-        comment, site = _owned_comment(session, comment_id, token)
-        _check_edit_window(comment, site_settings(site))
+        comment, site = _owned_comment(session, comment_id, token, reader)
+        settings = site_settings(site)
+        _check_edit_window(comment, settings)
         if comment.status in TOMBSTONES:
             raise NotFound(f"No comment {comment_id}.")
-        comment.body, comment.html = "", ""
-        _set_status(session, comment, CommentStatus.DELETED)
-        _bump_story(session, comment.story_id)
-        story_id, story_url = _story_keys(session, comment.story_id)[1:]
+        # Moderators may still read it for the site's deleted_text_days; then the housekeeping task erases it.
+        comment.body, comment.html = (comment.body if settings.deleted_text_days else ""), ""
+        comment.deleted_at = utcnow()
+        set_status(session, comment, CommentStatus.DELETED)
+        bump_story(session, comment.story_id)
+        story_id, story_url = story_keys(session, comment.story_id)[1:]
     return WriteResult(
         None,
         [events.CommentDeleted(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
@@ -167,8 +230,8 @@ def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) ->
                 .returning(Comment.reaction_count)
                 .execution_options(synchronize_session=False)
             ).scalar_one()
-            _bump_story(session, comment.story_id)
-        site_id, story_id, story_url = _story_keys(session, comment.story_id)
+            bump_story(session, comment.story_id)
+        site_id, story_id, story_url = story_keys(session, comment.story_id)
     state = ReactionState(comment_id=comment_id, reacted=on, reaction_count=count)
     return WriteResult(state, [events.StoryChanged(site_id, story_id, story_url)] if changed else [])
 
@@ -188,11 +251,19 @@ def report_comment(*, db: Database, comment_id: int, reader_key: str, data: Repo
                 session.add(report)
         except IntegrityError as exc:
             raise Conflict("You have reported this comment already.") from exc
-        site_id, story_id, _url = _story_keys(session, comment.story_id)
+        session.execute(
+            update(Comment)
+            .where(Comment.id == comment_id)
+            .values(open_reports=Comment.open_reports + 1)
+            .execution_options(synchronize_session=False)
+        )
+        site_id, story_id, _url = story_keys(session, comment.story_id)
     return WriteResult(report, [events.CommentReported(site_id, story_id, comment_id, data.reason.value)])
 
 
-def permalink(*, session: Session, comment_id: int, token: str | None) -> CommentWithAncestors:
+def permalink(
+    *, session: Session, comment_id: int, token: str | None, reader: Reader | None = None
+) -> CommentWithAncestors:
     """A comment with its ancestors; hidden comments only for their author, who also sees the source."""
     comment = session.get(Comment, comment_id)
     if comment is None:
@@ -200,7 +271,7 @@ def permalink(*, session: Session, comment_id: int, token: str | None) -> Commen
     story = session.get(Story, comment.story_id)
     assert story is not None
     shown: CommentPublic
-    if edit_token_matches(token, comment.edit_token_hash):
+    if edit_token_matches(token, comment.edit_token_hash) or _written_by(comment, reader):
         site = session.get(Site, story.site_id)
         assert site is not None
         shown = _own(session, comment, site_settings(site))
@@ -254,9 +325,6 @@ def _insert_comment(
     if story.closed:
         raise StoryClosed("This story is closed for comments.")
     parent = _parent_for_reply(session, story, data.parent_id, settings.max_depth)
-    author.site_id = site.id
-    session.add(author)
-    session.flush()
     comment = Comment(
         site_id=site.id,
         story_id=story.id,
@@ -357,13 +425,15 @@ def _own(session: Session, comment: Comment, settings: SiteSettings) -> CommentO
     )
 
 
-def _owned_comment(session: Session, comment_id: int, token: str | None) -> tuple[Comment, Site]:
+def _owned_comment(
+    session: Session, comment_id: int, token: str | None, reader: Reader | None = None
+) -> tuple[Comment, Site]:
     comment = session.get(Comment, comment_id)
     # The same answer for a missing comment and a wrong token would hide which ids exist, but ids are
     # not secret here; what matters is that nothing changes without the token.
     if comment is None or comment.status in TOMBSTONES:
         raise NotFound(f"No comment {comment_id}.")
-    if not edit_token_matches(token, comment.edit_token_hash):
+    if not (edit_token_matches(token, comment.edit_token_hash) or _written_by(comment, reader)):
         raise Forbidden("The edit token does not match this comment (X-Parlour-Edit-Token).")
     story = session.get(Story, comment.story_id)
     assert story is not None
@@ -393,69 +463,6 @@ def _insert_reaction(session: Session, comment_id: int, reader_key: str) -> bool
     return True
 
 
-def _set_status(session: Session, comment: Comment, status: CommentStatus) -> None:
-    """Change a comment's status and keep the story's count and the parents' reply counts true."""
-    was_listed = is_listed(comment.status, comment.reply_count)
-    was_approved = comment.status == CommentStatus.APPROVED
-    comment.status = status
-    session.flush()
-    now_approved = status == CommentStatus.APPROVED
-    if was_approved != now_approved:
-        session.execute(
-            update(Story)
-            .where(Story.id == comment.story_id)
-            .values(comment_count=Story.comment_count + (1 if now_approved else -1))
-            .execution_options(synchronize_session=False)
-        )
-    now_listed = is_listed(status, comment.reply_count)
-    if was_listed != now_listed:
-        _propagate_listed(session, comment.parent_id, 1 if now_listed else -1)
-
-
-def _on_listed_change(session: Session, comment: Comment, *, became_listed: bool) -> None:
-    """A new comment: count it on its story and its parent chain when readers can see it."""
-    if comment.status == CommentStatus.APPROVED:
-        session.execute(
-            update(Story)
-            .where(Story.id == comment.story_id)
-            .values(comment_count=Story.comment_count + 1, version=Story.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-    if became_listed:
-        _propagate_listed(session, comment.parent_id, 1)
-
-
-def _propagate_listed(session: Session, parent_id: int | None, delta: int) -> None:
-    # A tombstone is listed only while it holds listed replies, so a change can climb the chain.
-    while parent_id is not None:
-        count, status, grandparent = session.execute(
-            update(Comment)
-            .where(Comment.id == parent_id)
-            .values(reply_count=Comment.reply_count + delta)
-            .returning(Comment.reply_count, Comment.status, Comment.parent_id)
-            .execution_options(synchronize_session=False)
-        ).one()
-        tombstone_flipped = CommentStatus(status) in TOMBSTONES and count == (1 if delta > 0 else 0)
-        if not tombstone_flipped:
-            return
-        parent_id = grandparent
-
-
-def _bump_story(session: Session, story_id: int) -> None:
-    session.execute(
-        update(Story)
-        .where(Story.id == story_id)
-        .values(version=Story.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _story_keys(session: Session, story_id: int) -> tuple[int, int, str]:
-    """(site id, story id, story URL): what events name a story by."""
-    row = session.execute(select(Story.site_id, Story.id, Story.url).where(Story.id == story_id)).one()
-    return row.site_id, row.id, row.url
-
-
 def _valid_body(raw: str, settings: SiteSettings) -> str:
     body = markup.clean_text(raw).strip()
     if not body:
@@ -468,7 +475,62 @@ def _valid_body(raw: str, settings: SiteSettings) -> str:
     return body
 
 
-def _valid_author(data: AuthorIn, settings: SiteSettings) -> Author:
+def _written_by(comment: Comment, reader: Reader | None) -> bool:
+    """A signed-in reader proves authorship by session, on any device, without the edit token."""
+    return reader is not None and comment.author_id == reader.author_id
+
+
+def _author_in(data: CommentCreate, settings: SiteSettings, site: Site, reader: Reader | None) -> AuthorIn:
+    """Who the comment is by: the signed-in reader, or the name the request gives where the site allows it."""
+    if reader is not None:
+        if reader.site_id != site.id:
+            raise Unauthorized("This reader session belongs to another site.", field="Authorization")
+        return AuthorIn(name=reader.name, email=reader.email, website=reader.website)
+    if settings.sign_in is SignIn.REQUIRED:
+        raise LoginRequired("Sign in to comment on this site.")
+    if data.author is None:
+        raise InvalidInput("A display name is required.", field="author.name")
+    return _valid_author(data.author, settings)
+
+
+def _poster(context: PostContext, site: Site, author: AuthorIn) -> intake.Poster:
+    reader = reader_key(secret_key=context.secret_key, site_id=site.id, address=context.client_address)
+    if context.reader is not None:
+        return intake.Poster(reader, context.reader.identity_key)
+    identity = intake.identity_key(
+        secret_key=context.secret_key,
+        site_id=site.id,
+        reader_key=reader,
+        name=author.name,
+        email=str(author.email) if author.email else None,
+    )
+    return intake.Poster(reader, identity)
+
+
+def _upsert_author(session: Session, site: Site, data: AuthorIn, poster: intake.Poster) -> Author:
+    """The author this identity already is, with the name and links they give now; or a new one."""
+    author = intake.find_author(session=session, site=site, identity=poster.identity_key)
+    if author is None:
+        try:
+            with session.begin_nested():
+                author = Author(
+                    site_id=site.id, identity_key=poster.identity_key, display_name=data.name, created_at=utcnow()
+                )
+                session.add(author)
+                session.flush()
+        except IntegrityError:
+            # The same author's two first comments raced; the unique constraint kept one row.
+            author = intake.find_author(session=session, site=site, identity=poster.identity_key)
+            assert author is not None
+    author.display_name = data.name
+    author.email = str(data.email).lower() if data.email else author.email
+    author.website = data.website if data.website else author.website
+    author.last_reader_key = poster.reader_key
+    session.flush()
+    return author
+
+
+def _valid_author(data: AuthorIn, settings: SiteSettings) -> AuthorIn:
     name = " ".join(markup.clean_text(data.name).split())
     if not name:
         raise InvalidInput("A display name is required.", field="author.name")
@@ -477,8 +539,7 @@ def _valid_author(data: AuthorIn, settings: SiteSettings) -> Author:
             f"The display name is longer than {settings.max_name_chars} characters.", field="author.name"
         )
     website = normalise_website(data.website) if data.website else None
-    email = str(data.email).lower() if data.email else None
-    return Author(display_name=name, email=email, website=website, created_at=utcnow())
+    return data.model_copy(update={"name": name, "website": website})
 
 
 def _request_hash(data: CommentCreate) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, select
@@ -39,9 +40,18 @@ class ThreadReader:
     so a page is never served for a version it was not rendered from.
     """
 
-    def __init__(self, *, db: Database, pages: ResponseCache, ref_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        pages: ResponseCache,
+        ref_seconds: float,
+        on_lookup: Callable[[bool], None] | None = None,
+    ) -> None:
         self.db = db
         self.pages = pages
+        # Told True (hit) or False (miss) for each page lookup: the metrics' cache hit rate.
+        self.on_lookup = on_lookup or (lambda _hit: None)
         self.refs: TtlCache[tuple[str, str], StoryRef] = TtlCache(ref_seconds)
 
     def forget_versions(self) -> None:
@@ -67,7 +77,9 @@ class ThreadReader:
         return ref
 
     def cached_page(self, key: tuple[object, ...], *, gzipped: bool) -> bytes | None:
-        return self.pages.get((*key, "gzip") if gzipped else key)
+        page = self.pages.get((*key, "gzip") if gzipped else key)
+        self.on_lookup(page is not None)
+        return page
 
     def render_page(
         self, ref: StoryRef, key: tuple[object, ...], *, sort: Sort, limit: int, cursor: str | None, gzipped: bool

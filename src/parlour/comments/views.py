@@ -24,11 +24,12 @@ from parlour.comments.schemas import (
     Sort,
 )
 from parlour.errors import InvalidInput
+from parlour.identity.auth import ReaderAuthorization, signed_in
 from parlour.infra.clientip import client_ip, reader_key
-from parlour.sites.schemas import SLUG_PATTERN, SiteConfigPublic
+from parlour.sites.schemas import SLUG_PATTERN, SignIn, SiteConfigPublic
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url
-from parlour.state import State
+from parlour.state import AppState, State
 
 EditToken = Annotated[str | None, Header(alias="X-Parlour-Edit-Token", max_length=200)]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
@@ -97,6 +98,9 @@ def get_config(
         edit_window_seconds=settings.edit_window_seconds,
         max_depth=settings.max_depth,
         moderation_mode=settings.moderation_mode,
+        sso=settings.sso_algorithm is not None,
+        sign_in_required=settings.sign_in is SignIn.REQUIRED,
+        notifications=settings.notify_readers and state.settings.smtp_host is not None,
     )
     return Response(
         config.model_dump_json(), media_type="application/json", headers={"Cache-Control": "public, max-age=60"}
@@ -118,29 +122,56 @@ def get_replies(
     return RepliesPage(parent_id=comment_id, replies=replies, next_cursor=next_cursor)
 
 
-def get_comment(state: State, comment_id: int, token: EditToken = None) -> CommentWithAncestors:
+def get_comment(
+    state: State, comment_id: int, token: EditToken = None, authorization: ReaderAuthorization = None
+) -> CommentWithAncestors:
     """One comment with its ancestors (permalinks). Its author, proven by the token, also sees the source."""
+    reader = signed_in(state.db, authorization)
     with state.db.read() as session:
-        return service.permalink(session=session, comment_id=comment_id, token=token)
+        return service.permalink(session=session, comment_id=comment_id, token=token, reader=reader)
 
 
-def post_comment(state: State, data: CommentCreate, idempotency_key: IdempotencyKeyHeader = None) -> CommentCreated:
+def post_comment(
+    request: Request,
+    state: State,
+    data: CommentCreate,
+    idempotency_key: IdempotencyKeyHeader = None,
+    authorization: ReaderAuthorization = None,
+) -> CommentCreated:
     """Post a comment or a reply; the response carries the edit token, once."""
-    context = service.PostContext(secret_key=state.settings.secret_key, idempotency_key=idempotency_key)
+    context = service.PostContext(
+        secret_key=state.settings.secret_key,
+        limiter=state.limiter,
+        client_address=_client_address(request, state),
+        idempotency_key=idempotency_key,
+        reader=signed_in(state.db, authorization),
+    )
     result = service.post_comment(db=state.db, scorer=state.scorer, data=data, context=context)
     state.bus.publish(result.events)
     created: CommentCreated = result.value
     return created
 
 
-def edit_comment(state: State, comment_id: int, data: CommentUpdate, token: EditToken = None) -> object:
-    result = service.edit_comment(db=state.db, scorer=state.scorer, comment_id=comment_id, token=token, body=data.body)
+def edit_comment(
+    state: State,
+    comment_id: int,
+    data: CommentUpdate,
+    token: EditToken = None,
+    authorization: ReaderAuthorization = None,
+) -> object:
+    reader = signed_in(state.db, authorization)
+    result = service.edit_comment(
+        db=state.db, scorer=state.scorer, comment_id=comment_id, token=token, body=data.body, reader=reader
+    )
     state.bus.publish(result.events)
     return result.value
 
 
-def delete_comment(state: State, comment_id: int, token: EditToken = None) -> Response:
-    result = service.delete_comment(db=state.db, comment_id=comment_id, token=token)
+def delete_comment(
+    state: State, comment_id: int, token: EditToken = None, authorization: ReaderAuthorization = None
+) -> Response:
+    reader = signed_in(state.db, authorization)
+    result = service.delete_comment(db=state.db, comment_id=comment_id, token=token, reader=reader)
     state.bus.publish(result.events)
     return Response(status_code=204)
 
@@ -192,9 +223,12 @@ def _reader_key(request: Request, state: State, comment_id: int) -> str:
     with state.db.read() as session:
         _comment, site = service.listed_comment(session=session, comment_id=comment_id)
         site_id = site.id
+    return reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=_client_address(request, state))
+
+
+def _client_address(request: Request, state: AppState) -> str:
     peer = request.client.host if request.client else None
-    address = client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
-    return reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=address)
+    return client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
 
 
 def _etag(key: tuple[object, ...]) -> str:

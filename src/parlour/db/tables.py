@@ -88,6 +88,20 @@ class DeliveryStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after the last retry
 
 
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"  # to be sent at next_attempt_at
+    HELD = "held"  # waits for the reader's daily digest
+    SENT = "sent"
+    BUNDLED = "bundled"  # went out inside a digest
+    DROPPED = "dropped"  # nothing left to send: unsubscribed meanwhile, or the comment is gone
+    FAILED = "failed"  # refused for good, or gave up after the last retry
+
+
+class MailFrequency(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+
+
 class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     MODERATOR = "moderator"
@@ -166,6 +180,12 @@ class Author(Base):
     status_message: Mapped[str] = mapped_column(String(500), default="")
     always_premoderate: Mapped[bool] = mapped_column(Boolean, default=False)
     last_reader_key: Mapped[str | None] = mapped_column(String(64))
+    # From the publisher's sign-in token, refreshed at each sign-in; anonymous authors get an identicon.
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    badges: Mapped[list[str]] = mapped_column(JSON, default=list)
+    role: Mapped[str | None] = mapped_column(String(32))
+    # The reader deleted their account: personal data is gone; the row stays so a ban outlives it.
+    deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -224,6 +244,8 @@ class Comment(Base):
     # A moderator working on it, so two do not decide the same item.
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     claimed_until: Mapped[datetime | None]
+    # When its author deleted it; the site's deleted_text_days decide how long moderators still see the text.
+    deleted_at: Mapped[datetime | None]
 
 
 class Reaction(Base):
@@ -360,3 +382,89 @@ class ImportedItem(Base):
     source_id: Mapped[str] = mapped_column(String(200))
     target_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
+
+
+class ReaderSession(Base):
+    """A signed-in reader, after exchanging the publisher's token; the widget holds the token, the table its hash."""
+
+    __tablename__ = "reader_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
+    # The publisher token's jti (or its hash): revoked at sign-out, so the same token cannot sign in again.
+    token_id: Mapped[str] = mapped_column(String(200))
+    token_expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RevokedToken(Base):
+    """Publisher tokens signed out before they expired; kept until they would have expired anyway."""
+
+    __tablename__ = "revoked_sso_tokens"
+    __table_args__ = (UniqueConstraint("site_id", "token_id", name="uq_revoked_sso_tokens_site_token"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    token_id: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime]
+
+
+class MailAddress(Base):
+    """One e-mail address Parlour may write to: a reader's on a site, or a staff member's for the digest."""
+
+    __tablename__ = "mail_addresses"
+    __table_args__ = (UniqueConstraint("site_id", "email", name="uq_mail_addresses_site_email"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # A reader's address belongs to a site; a staff member's (site_id None) to the staff user.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    # Double opt-in: nothing but the confirmation request is sent before this is set.
+    confirmed_at: Mapped[datetime | None]
+    confirm_sent_at: Mapped[datetime | None]
+    frequency: Mapped[MailFrequency] = mapped_column(
+        _enum(MailFrequency, "mail_frequency"), default=MailFrequency.IMMEDIATE
+    )
+    created_at: Mapped[datetime]
+
+
+class MailSubscription(Base):
+    """A choice per address and category (reply, moderation, featured, digest, all); no row means the default."""
+
+    __tablename__ = "mail_subscriptions"
+    __table_args__ = (UniqueConstraint("address_id", "category", name="uq_mail_subscriptions_address_category"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("mail_addresses.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
+
+
+class MailMessage(Base):
+    """The outbox: one e-mail to send, durable until sent; a background task sends it with retries."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+        Index("ix_mail_outbox_address_status", "address_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    address_id: Mapped[int] = mapped_column(ForeignKey("mail_addresses.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # reply, approved, rejected, featured, confirm, digest…
+    category: Mapped[str] = mapped_column(String(32))  # what its unsubscribe link turns off
+    # Facts, not text: the message is written when sent, so a comment deleted meanwhile is not quoted.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # One message per cause ("reply:42:7"): an event handled twice queues nothing twice.
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -14,6 +14,7 @@ from parlour.comments import service as comments
 from parlour.comments.schemas import AuthorIn, CommentCreate
 from parlour.db.engine import Database
 from parlour.db.tables import Comment, Story
+from parlour.infra.ratelimit import MemoryRateLimiter, RateLimiter
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
 from parlour.sites import service as sites
@@ -63,15 +64,24 @@ def seed(*, db: Database, scorer: Scorer, settings: Settings) -> DemoSite:
             ),
         )
     ids: dict[str, int] = {}
+    limiter = MemoryRateLimiter()
     for item in content["comments"]:
-        ids[item["key"]] = _post(db, scorer, settings, article["url"], item, ids)
+        ids[item["key"]] = _post(db, scorer, settings, limiter, article["url"], item, ids)
         _backdate(db, ids[item["key"]], published + timedelta(minutes=item["minutes_after"]))
         for reader in range(item.get("reactions", 0)):
             comments.set_reaction(db=db, comment_id=ids[item["key"]], reader_key=f"demo-reader-{reader}", on=True)
     return DemoSite(slug=DEMO_SLUG, api_key=api_key, article_url=article["url"])
 
 
-def _post(db: Database, scorer: Scorer, settings: Settings, url: str, item: dict[str, Any], ids: dict[str, int]) -> int:
+def _post(
+    db: Database,
+    scorer: Scorer,
+    settings: Settings,
+    limiter: RateLimiter,
+    url: str,
+    item: dict[str, Any],
+    ids: dict[str, int],
+) -> int:
     data = CommentCreate(
         site=DEMO_SLUG,
         url=url,
@@ -79,7 +89,9 @@ def _post(db: Database, scorer: Scorer, settings: Settings, url: str, item: dict
         body=item["body"],
         author=AuthorIn(name=item["name"]),
     )
-    context = comments.PostContext(secret_key=settings.secret_key)
+    # Each demo reader posts from an address of their own (TEST-NET-2), so rate limits count them apart.
+    address = f"198.51.100.{len(ids) % 250 + 1}"
+    context = comments.PostContext(secret_key=settings.secret_key, limiter=limiter, client_address=address)
     result = comments.post_comment(db=db, scorer=scorer, data=data, context=context)
     comment_id: int = result.value.id
     return comment_id

@@ -17,11 +17,11 @@ def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """Walk X-Forwarded-For from the right while the hop is a trusted proxy; the first untrusted hop wins."""
     address = peer or "0.0.0.0"  # noqa: S104 - a placeholder for an unknown peer, never bound
-    if not forwarded_for or not _is_trusted(address, trusted):
+    if not forwarded_for or not is_trusted(address, trusted):
         return address
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
         address = hop
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             break
     return address
 
@@ -45,7 +45,8 @@ def reader_key(*, secret_key: str, site_id: int, address: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    """Whether the address is inside one of the trusted proxies' networks."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

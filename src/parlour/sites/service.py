@@ -7,14 +7,15 @@ import hmac
 import secrets
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parlour.clock import utcnow
 from parlour.db.tables import Site, Story
-from parlour.errors import Conflict, NotFound, OriginNotAllowed, Unauthorized
-from parlour.sites.schemas import SiteCreate, SiteSettings, SiteUpdate, StoryCreate, StoryUpdate
+from parlour.errors import Conflict, InvalidInput, NotFound, OriginNotAllowed, Unauthorized
+from parlour.sites.schemas import STORED, SiteCreate, SiteSettings, SiteUpdate, StoryCreate, StoryUpdate
 from parlour.sites.urls import normalise_origin, normalise_story_url, origin_allowed
 
 API_KEY_PREFIX = "pk_"
@@ -31,7 +32,7 @@ def create_site(*, session: Session, data: SiteCreate) -> tuple[Site, str]:
         slug=data.slug,
         name=data.name,
         allowed_origins=sorted({normalise_origin(o) for o in data.allowed_origins}),
-        settings=data.settings.model_dump(mode="json"),
+        settings=data.settings.model_dump(mode="json", context=STORED),
         api_key_hash=hash_api_key(api_key),
         created_at=utcnow(),
     )
@@ -49,8 +50,15 @@ def update_site(*, session: Session, site: Site, data: SiteUpdate) -> Site:
     if data.allowed_origins is not None:
         site.allowed_origins = sorted({normalise_origin(o) for o in data.allowed_origins})
     if data.settings is not None:
-        merged = site_settings(site).model_dump() | data.settings.model_dump(exclude_none=True)
-        site.settings = SiteSettings.model_validate(merged).model_dump(mode="json")
+        merged = site_settings(site).model_dump() | data.settings.model_dump(exclude_unset=True)
+        try:
+            checked = SiteSettings.model_validate(merged)
+        except ValidationError as exc:
+            # Settings that only fail together (sign_in "required" without a key) are the client's input too.
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in ("settings", *error["loc"]))
+            raise InvalidInput(str(error["msg"]), field=where) from exc
+        site.settings = checked.model_dump(mode="json", context=STORED)
     session.flush()
     return site
 
@@ -89,6 +97,14 @@ def authenticate_site_key(*, session: Session, slug: str, api_key: str | None) -
 def find_story(*, session: Session, site: Site, url: str) -> Story | None:
     canonical = normalise_story_url(url)
     return session.scalar(select(Story).where(Story.site_id == site.id, Story.url == canonical))
+
+
+def allowed_story_url(*, site: Site, url: str) -> str:
+    """The canonical form of a story URL, if it is on one of the site's origins."""
+    canonical = normalise_story_url(url)
+    if not origin_allowed(canonical, site.allowed_origins):
+        raise OriginNotAllowed(f"{canonical} is not on an origin this site allows.", field="url")
+    return canonical
 
 
 def story_for_comment(*, session: Session, site: Site, url: str) -> Story:

@@ -1,0 +1,1 @@
+"""The moderation dashboard at /admin: server-rendered pages and htmx fragments over the moderation services."""

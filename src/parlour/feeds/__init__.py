@@ -1,0 +1,1 @@
+"""Atom feeds of the latest published comments, per site and per story."""

@@ -1,0 +1,151 @@
+"""What the pipeline needs to know about a new comment, gathered in reads before any write, and the rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from parlour.db.tables import Author, Comment, CommentStatus, Site, Story
+from parlour.errors import RateLimited
+from parlour.infra.ratelimit import RateLimiter
+from parlour.moderation import wordrules
+from parlour.moderation.pipeline import AuthorFacts, StoryFacts, Submission
+from parlour.scoring.protocol import Scores
+from parlour.sites.schemas import ModerationMode, SiteSettings
+
+FLOOD_WINDOW = timedelta(minutes=10)
+RATE_WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Poster:
+    """Who is posting, as far as an anonymous reader can be told apart."""
+
+    reader_key: str
+    identity_key: str
+
+
+def identity_key(*, secret_key: str, site_id: int, reader_key: str, name: str, email: str | None) -> str:
+    """One author across posts: by e-mail when given, else by reader (network) and display name.
+
+    The name is kept as written: an author's row carries one display name, and "Ann" and "ANN" are shown as typed.
+    """
+    who = f"email\x00{email.lower()}" if email else f"reader\x00{reader_key}\x00{name}"
+    message = f"author\x00{site_id}\x00{who}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_rate_limits(*, limiter: RateLimiter, settings: SiteSettings, site: Site, poster: Poster, url: str) -> None:
+    """Per network, per author and per story; each counter is atomic in the limiter."""
+    story_key = hashlib.sha256(url.encode()).hexdigest()[:32]
+    limits = (
+        (f"post:net:{site.id}:{poster.reader_key}", settings.rate_per_network, "from your network"),
+        (f"post:author:{site.id}:{poster.identity_key}", settings.rate_per_author, "by you"),
+        (f"post:story:{site.id}:{story_key}", settings.rate_per_story, "on this story"),
+    )
+    for key, limit, whose in limits:
+        if not limit:
+            continue
+        decision = limiter.hit(key, limit=limit, window_seconds=RATE_WINDOW_SECONDS)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many comments {whose}: at most {limit} a minute. Try again shortly.",
+                retry_after=decision.retry_after_seconds,
+            )
+
+
+def find_author(*, session: Session, site: Site, identity: str) -> Author | None:
+    return session.scalar(select(Author).where(Author.site_id == site.id, Author.identity_key == identity))
+
+
+def gather(
+    *,
+    session: Session,
+    site: Site,
+    settings: SiteSettings,
+    story: Story | None,
+    author: Author | None,
+    body: str,
+    scores: Scores,
+    now: datetime,
+) -> Submission:
+    """The facts every phase reads; a handful of indexed queries."""
+    rules = wordrules.compiled_rules(tuple(settings.banned_words), tuple(settings.suspect_words))
+    matches = rules.find(body)
+    fingerprint = wordrules.fingerprint(body)
+    return Submission(
+        settings=settings,
+        now=now,
+        story=_story_facts(story),
+        author=_author_facts(session, author, story),
+        banned_words=tuple(sorted({m.rule for m in matches if m.kind == "banned"})),
+        suspect_words=tuple(sorted({m.rule for m in matches if m.kind == "suspect"})),
+        link_count=wordrules.count_links(body),
+        author_repeats=_author_repeats(
+            session, author, fingerprint, now - timedelta(seconds=settings.duplicate_window_seconds)
+        ),
+        site_repeats=_site_repeats(session, site, fingerprint, now - FLOOD_WINDOW),
+        scores=scores,
+    )
+
+
+def _story_facts(story: Story | None) -> StoryFacts:
+    if story is None:
+        return StoryFacts()
+    return StoryFacts(
+        closed=story.closed,
+        published_at=story.published_at,
+        created_at=story.created_at,
+        moderation_mode=ModerationMode(story.moderation_mode) if story.moderation_mode else None,
+        slow_mode_seconds=story.slow_mode_seconds,
+    )
+
+
+def _author_facts(session: Session, author: Author | None, story: Story | None) -> AuthorFacts:
+    if author is None:
+        return AuthorFacts()
+    approved = session.scalar(
+        select(func.count()).where(Comment.author_id == author.id, Comment.status == CommentStatus.APPROVED)
+    )
+    last = None
+    if story is not None:
+        last = session.scalar(
+            select(func.max(Comment.created_at)).where(Comment.author_id == author.id, Comment.story_id == story.id)
+        )
+    return AuthorFacts(
+        status=author.status,
+        suspended_until=author.suspended_until,
+        message=author.status_message,
+        always_premoderate=author.always_premoderate,
+        approved_comments=approved or 0,
+        last_comment_on_story=last,
+    )
+
+
+def _author_repeats(session: Session, author: Author | None, fingerprint: str, since: datetime) -> int:
+    if author is None:
+        return 0
+    count = session.scalar(
+        select(func.count()).where(
+            Comment.author_id == author.id,
+            Comment.body_hash == fingerprint,
+            Comment.created_at >= since,
+            # Deleting a comment and posting it again (to fix a typo) is not a repeat.
+            Comment.status != CommentStatus.DELETED,
+        )
+    )
+    return count or 0
+
+
+def _site_repeats(session: Session, site: Site, fingerprint: str, since: datetime) -> int:
+    count = session.scalar(
+        select(func.count()).where(
+            Comment.site_id == site.id, Comment.body_hash == fingerprint, Comment.created_at >= since
+        )
+    )
+    return count or 0

@@ -1,0 +1,52 @@
+"""Sending one message over SMTP with aiosmtplib, with the TLS the settings ask for; failures are classified."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from parlour.settings import Settings
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    permanent: bool = False  # the server refused this message for good (5xx): retrying would not help
+    error: str = ""
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    # Certificates are always verified; a private relay names its CA in smtp_ca_file instead.
+    return ssl.create_default_context(cafile=settings.smtp_ca_file)
+
+
+async def send(message: EmailMessage, settings: Settings) -> SendResult:
+    assert settings.smtp_host is not None
+    mode = settings.smtp_tls
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            use_tls=mode == "tls",
+            # True, not None: a server that does not offer STARTTLS is an error, never a silent plain-text send.
+            start_tls=mode == "starttls",
+            tls_context=tls_context(settings) if mode != "none" else None,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [error.code for error in exc.recipients]
+        return SendResult(False, permanent=all(500 <= c < 600 for c in codes), error=f"recipient refused: {codes}")
+    except aiosmtplib.SMTPResponseException as exc:
+        # A 5xx to the message itself is final; authentication and other server trouble (4xx, 535…) is retried
+        # until the operator fixes it, as nothing about the message is wrong.
+        final = 550 <= exc.code <= 554 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+        return SendResult(False, permanent=final, error=f"SMTP {exc.code}: {exc.message}"[:500])
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return SendResult(False, error=f"{type(exc).__name__}: {exc}"[:500])
+    return SendResult(True)

@@ -1,0 +1,1 @@
+"""Migration in and out: importers (Disqus, WordPress, Isso), export and restore (JSON Lines)."""

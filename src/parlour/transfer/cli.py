@@ -1,0 +1,215 @@
+"""`parlour import disqus|wordpress|isso`, `parlour export` and `parlour restore`, with rich progress bars."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from parlour.db.engine import Database, connect
+from parlour.errors import ParlourError
+from parlour.settings import load_settings
+from parlour.sites.service import get_site
+from parlour.transfer.disqus import DisqusReader
+from parlour.transfer.export import export_site
+from parlour.transfer.importer import import_comments
+from parlour.transfer.isso import IssoReader
+from parlour.transfer.records import MalformedFile, Reader
+from parlour.transfer.report import ImportReport
+from parlour.transfer.restore import is_export, restore_export
+from parlour.transfer.wordpress import WordPressReader
+
+import_app = typer.Typer(help="Import comments from Disqus, WordPress or Isso.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+File = Annotated[Path, typer.Argument(help="The export file (Isso: its SQLite database).", exists=True, dir_okay=False)]
+SiteSlug = Annotated[str, typer.Option("--site", help="The site to import into (its slug).")]
+DryRun = Annotated[bool, typer.Option(help="Read everything and say what would be created and skipped; write nothing.")]
+MatchAuthors = Annotated[
+    bool,
+    typer.Option(help="Attribute comments to the site's anonymous authors with the same e-mail address."),
+]
+
+
+class _Bar:
+    """The Progress protocol drawn by rich: a bar, and the counts so far."""
+
+    def __init__(self, progress: Progress, description: str) -> None:
+        self.progress = progress
+        self.task = progress.add_task(description, total=None, counts="")
+
+    def update(self, *, done: int, total: int, counts: dict[str, int]) -> None:
+        shown = "  ".join(f"{name} {value:,}" for name, value in counts.items())
+        self.progress.update(self.task, completed=done, total=total or None, counts=shown)
+
+
+@contextmanager
+def _bar(description: str) -> Iterator[_Bar]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
+    with Progress(*columns, console=errors, transient=False) as progress:
+        yield _Bar(progress, description)
+
+
+@contextmanager
+def _database() -> Iterator[Database]:
+    """The configured database; bad input, domain errors and malformed files become a message and an exit code."""
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        errors.print(f"[red]Configuration error:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+    db = connect(settings.database_url)
+    try:
+        yield db
+    except MalformedFile as exc:
+        errors.print(f"[red]Nothing imported:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except ParlourError as exc:
+        errors.print(f"[red]{exc.title}:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+
+
+def _run_import(reader: Reader, site: str, dry_run: bool, match_authors: bool, db: Database) -> None:
+    verb = "Reading" if dry_run else "Importing"
+    with _bar(f"{verb} {reader.source}") as bar:
+        report = import_comments(
+            db=db, reader=reader, site_slug=site, dry_run=dry_run, match_authors=match_authors, progress=bar
+        )
+    print_report(report, reader.source, site)
+
+
+def print_report(report: ImportReport, source: str, site: str) -> None:
+    created = ", ".join(f"{report.created[k]:,} {k}" for k in ("comments", "stories", "authors"))
+    if report.dry_run:
+        console.print(f"[bold]Dry run[/bold]: importing from {source} into {site} would create {created}.")
+    else:
+        console.print(f"Imported from {source} into [bold]{site}[/bold]: {created}.")
+    if report.skipped:
+        table = Table("skipped because", "records", "where (first ones)", title="Skipped", title_justify="left")
+        for reason, count in report.skipped.most_common():
+            table.add_row(reason, f"{count:,}", "; ".join(report.examples.get(reason, [])[:5]))
+        console.print(table)
+    if report.outside:
+        table = Table(
+            "article URL", "comments", title="Articles outside the site's allowed origins", title_justify="left"
+        )
+        for url, count in report.outside.most_common():
+            table.add_row(url, f"{count:,}")
+        console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if report.notes_dropped:
+        console.print(f"… and {report.notes_dropped:,} more notes")
+
+
+@import_app.command("disqus")
+def import_disqus(file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True) -> None:
+    """Import a Disqus XML export (Admin > Moderation > Export)."""
+    with _database() as db:
+        _run_import(DisqusReader(file), site, dry_run, match_authors, db)
+
+
+@import_app.command("wordpress")
+def import_wordpress(file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True) -> None:
+    """Import a WordPress export file (WXR, from Tools > Export)."""
+    with _database() as db:
+        _run_import(WordPressReader(file), site, dry_run, match_authors, db)
+
+
+@import_app.command("isso")
+def import_isso(
+    file: File,
+    site: SiteSlug,
+    origin: Annotated[
+        str | None,
+        typer.Option(help="Where Isso's thread paths live, e.g. https://news.example (default: the site's origin)."),
+    ] = None,
+    dry_run: DryRun = False,
+    match_authors: MatchAuthors = True,
+) -> None:
+    """Import an Isso SQLite database (its comments.db)."""
+    with _database() as db:
+        if origin is None:
+            with db.read() as session:
+                origins = [o for o in get_site(session=session, slug=site).allowed_origins if "*." not in o]
+            if len(origins) != 1:
+                errors.print("[red]Isso stores paths, not URLs:[/red] name their origin with --origin.")
+                raise typer.Exit(2)
+            origin = origins[0]
+        _run_import(IssoReader(file, origin=origin), site, dry_run, match_authors, db)
+
+
+def export(
+    site: SiteSlug,
+    output: Annotated[Path | None, typer.Option(help="The file to write (default: standard output).")] = None,
+) -> None:
+    """Export a site as JSON Lines: settings, stories, authors, comments, reactions, reports, audit log."""
+    with _database() as db, _bar("Exporting") as bar:
+        if output is None:
+            lines = export_site(db=db, site_slug=site, out=sys.stdout.buffer, progress=bar)
+        else:
+            with output.open("wb") as out:
+                lines = export_site(db=db, site_slug=site, out=out, progress=bar)
+    errors.print(f"Exported {site}: {lines:,} lines" + (f" to {output}" if output else ""))
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A `parlour export` file, or a `parlour backup` file.", exists=True)],
+    force: Annotated[bool, typer.Option(help="Backups only: replace a database that holds data.")] = False,
+) -> None:
+    """Restore a site from its export into an empty database, or the whole database from a backup."""
+    if not is_export(file):
+        _restore_backup(file, force)
+        return
+    with _database() as db, _bar("Restoring") as bar:
+        result = restore_export(db=db, path=file, progress=bar)
+    counts = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items())
+    console.print(f"Restored site [bold]{result.site_slug}[/bold]: {counts}")
+    console.print(f"New API key (shown once): {result.api_key}")
+    if result.webhooks_rekeyed:
+        console.print(f"{result.webhooks_rekeyed} webhook endpoint(s) got new signing secrets: tell their receivers.")
+    for email in result.staff_without_password:
+        console.print(f"Staff account {email} was restored without a password: an admin must set one.")
+
+
+def _restore_backup(file: Path, force: bool) -> None:
+    try:
+        backup: Any = importlib.import_module("parlour.ops.backup")
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"parlour.ops", "parlour.ops.backup"}:
+            raise
+        errors.print(f"[red]{file} is not a Parlour export[/red], and this installation cannot restore backups.")
+        raise typer.Exit(1) from exc
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        errors.print(f"[red]Configuration error:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+    failure = getattr(backup, "BackupError", Exception)
+    try:
+        if force:
+            backup.restore_backup(file, settings.database_url, force=True)
+        else:
+            backup.restore_backup(file, settings.database_url)
+    except failure as exc:
+        errors.print(f"[red]Restore failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"Restored the database from the backup {file}")

@@ -1,0 +1,102 @@
+"""Imported HTML -> Parlour's Markdown subset: markdownify, narrowed to the tags the renderer keeps."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, cast
+
+from markdownify import BACKSLASH, MarkdownConverter
+
+from parlour.comments import markup
+
+LINK_SCHEMES = ("http://", "https://", "mailto:")
+# Text of these elements is not prose: a reader never saw it, so it is dropped with the tag.
+DROPPED = frozenset({"script", "style", "template", "noscript", "iframe", "object", "embed", "svg", "math", "head"})
+_BLANK_LINES = re.compile(r"\n{3,}")
+# Most exported comments are paragraphs of plain text: those skip the HTML parser (a tenth of the time).
+_PLAIN_PARAGRAPHS = re.compile(r"(?:\s*<p>[^<>&]*</p>)+\s*")
+_PARAGRAPH_TEXT = re.compile(r"<p>([^<>&]*)</p>")
+_NEWLINES = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
+_SPACES = re.compile(r"[\t ]+")
+# Unicode's Cc category, which markup.clean_text drops (all but newline and tab).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+
+
+class _SubsetConverter(MarkdownConverter):
+    """markdownify with what Parlour cannot show turned into plain text instead of dropped or mangled."""
+
+    def convert_a(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        href = (el.get("href") or "").strip()
+        if "_noformat" in parent_tags or not text.strip() or not href.lower().startswith(LINK_SCHEMES):
+            return text
+        if any(c in href for c in " <>()\n\t"):
+            return text  # a URL Markdown cannot hold unescaped; the renderer would mangle it anyway
+        return f"[{text}]({href})"
+
+    def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return _escape(el.get("alt") or "", parent_tags)
+
+    def convert_hr(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return "\n\n"
+
+    def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:  # noqa: N802 - markdownify's name
+        # Headings are off in the subset: a heading becomes a paragraph of strong text.
+        text = text.strip()
+        if not text or "_inline" in parent_tags:
+            return text
+        return f"\n\n**{text}**\n\n"
+
+    def drop(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return ""
+
+
+for _tag in DROPPED:
+    setattr(_SubsetConverter, f"convert_{_tag}", _SubsetConverter.drop)
+
+
+_converter = _SubsetConverter(
+    escape_misc=True,
+    escape_asterisks=True,
+    escape_underscores=True,
+    bullets="-",
+    strong_em_symbol="*",
+    newline_style=BACKSLASH,
+    autolinks=False,
+)
+
+
+def _escape(text: str, parent_tags: set[str]) -> str:
+    # markdownify's type stub leaves out its escape(); it is public in the code and documented.
+    return str(cast(Any, _converter).escape(text, parent_tags))
+
+
+def _collapse(text: str) -> str:
+    # What markdownify does to the whitespace of a text node.
+    return _SPACES.sub(" ", _NEWLINES.sub("\n", text))
+
+
+def clean_text(text: str) -> str:
+    """markup.clean_text, with a shortcut for the usual text that holds no control character."""
+    if "\r" in text or _CONTROLS.search(text):
+        return markup.clean_text(text)
+    return unicodedata.normalize("NFC", text)
+
+
+def html_to_markdown(html: str) -> str:
+    """Markdown source for untrusted HTML; safety comes from rendering it with markup.render afterwards."""
+    if "<" not in html and "&" not in html:
+        return _escape(_collapse(clean_text(html)), set()).strip()
+    if _PLAIN_PARAGRAPHS.fullmatch(html):
+        paragraphs = (_collapse(clean_text(p)).strip() for p in _PARAGRAPH_TEXT.findall(html))
+        return "\n\n".join(_escape(p, set()) for p in paragraphs if p)
+    converted = str(_converter.convert(html))
+    return _BLANK_LINES.sub("\n\n", clean_text(converted)).strip()
+
+
+def autop(text: str) -> str:
+    """WordPress stores comments with bare line breaks (wpautop adds <p> and <br> when it shows them)."""
+    text = text.replace("\r\n", "\n").strip()
+    paragraphs = [p.strip().replace("\n", "<br>\n") for p in _PARAGRAPHS.split(text) if p.strip()]
+    return "".join(f"<p>{p}</p>" for p in paragraphs)

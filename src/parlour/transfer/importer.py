@@ -1,0 +1,489 @@
+"""Importing comments from another system into one site: two passes, batches, resumable, idempotent.
+
+Why two passes: a malformed file must leave the database unchanged, and a 1 GB file must not be imported in
+one transaction (on SQLite that would hold the single write lock, and every reader's post, for minutes; and an
+interruption would lose everything). So the first pass reads the whole file and proves it well-formed, writing
+nothing; only then does the second pass import, committing a batch at a time. Each batch stores its comments
+and their `imported_items` rows in one transaction, so after an interruption the table says exactly what is in:
+running the same import again skips those and goes on (and a finished import run again creates nothing).
+
+Memory stays flat: records stream in, and parents are found through `imported_items` per batch, not in a map of
+every comment read. What is kept is per thread (article), not per comment; replies that come before their
+parent in the file are set aside in a temporary file and placed once the parent is in. A dry run keeps what
+it would have created in memory instead, since it writes nothing.
+"""
+
+from __future__ import annotations
+
+import pickle
+import secrets
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from parlour.clock import utcnow
+from parlour.comments import markup
+from parlour.db.engine import Database
+from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Site, Story
+from parlour.errors import InvalidInput
+from parlour.sites.schemas import SiteSettings
+from parlour.sites.service import get_site, site_settings
+from parlour.sites.urls import normalise_story_url, origin_allowed
+from parlour.transfer.placing import Node, count_listed, is_approved, place
+from parlour.transfer.prepare import Prepared, PreparedAuthor, prepare
+from parlour.transfer.records import Malformed, Reader, Skipped, SourceComment, SourceThread
+from parlour.transfer.report import ImportReport, NoProgress, Progress
+from parlour.transfer.serialise import table
+
+BATCH = 2000
+MAX_TITLE = 500
+# SQLite and PostgreSQL both take this many bound values in one IN list comfortably.
+LOOKUP_CHUNK = 1000
+
+ALREADY = "already imported"
+DUPLICATE = "the same id appears earlier in the file"
+OUTSIDE = "the article's URL is outside the site's allowed origins"
+BAD_URL = "the article's URL is not a valid http(s) URL"
+NO_THREAD = "its thread is not in the file"
+
+
+@dataclass
+class _Batch:
+    """One batch's decisions before they are written."""
+
+    comments: list[tuple[Prepared, Node, int | str]] = field(default_factory=list)  # author id or new-author key
+    new_authors: dict[str, PreparedAuthor] = field(default_factory=dict)
+    reply_growth: Counter[int] = field(default_factory=Counter)
+    approved: Counter[int] = field(default_factory=Counter)  # story id -> new approved comments
+    deferred: list[SourceComment] = field(default_factory=list)
+
+
+class _Import:
+    def __init__(self, *, db: Database, site: Site, reader: Reader, dry_run: bool, match_authors: bool) -> None:
+        self.db = db
+        self.site_id = site.id
+        self.origins = list(site.allowed_origins)
+        self.settings: SiteSettings = site_settings(site)
+        self.source = reader.source
+        self.dry_run = dry_run
+        self.match_authors = match_authors
+        self.report = ImportReport(dry_run=dry_run)
+        self.threads: dict[str, SourceThread] = {}
+        self.stories: dict[str, int | str] = {}  # thread id -> story id, or why its comments are skipped
+        self.refused: dict[str, str] = {}  # thread id -> its URL, when off the site's origins or invalid
+        self.next_temp = -1
+        # Dry runs only: what would have been created, standing in for the rows a real run reads back.
+        self.planned: dict[str, Node] = {}
+        self.planned_nodes: dict[int, Node] = {}
+        self.planned_authors: dict[str, int] = {}
+
+    # --- the flow ------------------------------------------------------------------------------------
+
+    def run(self, reader: Reader, progress: Progress, batch_size: int) -> ImportReport:
+        with tempfile.TemporaryFile() as spill:
+            pending: list[SourceComment] = []
+            deferred = 0
+            for record in reader.records():
+                if isinstance(record, SourceComment):
+                    pending.append(record)
+                    if len(pending) >= batch_size:
+                        deferred += self._spill(spill, self.batch(pending, resolving=None))
+                        pending = []
+                        progress.update(done=reader.position(), total=reader.size(), counts=self.report.counts())
+                elif isinstance(record, SourceThread):
+                    self.threads.setdefault(record.source_id, record)
+                elif isinstance(record, Malformed):
+                    self.report.skip(f"malformed: {record.reason}", record.position)
+                elif isinstance(record, Skipped):
+                    self.report.skip(record.reason, record.position)
+            deferred += self._spill(spill, self.batch(pending, resolving=None))
+            progress.update(done=reader.size(), total=reader.size(), counts=self.report.counts())
+            self._place_deferred(spill, deferred, batch_size)
+        return self.report
+
+    def _spill(self, spill: IO[bytes], records: list[SourceComment]) -> int:
+        for record in records:
+            pickle.dump(record, spill)
+        return len(records)
+
+    def _place_deferred(self, spill: IO[bytes], count: int, batch_size: int) -> None:
+        """Replies read before their parent: placed in rounds, each after the parents placed by the one before."""
+        while count:
+            spill.seek(0)
+            waiting = {record.source_id for record in _unspill(spill, count)}
+            spill.seek(0)
+            records = list(_unspill(spill, count))  # deferred replies are few: the exception, not the file
+            spill.seek(0)
+            spill.truncate()
+            still: list[SourceComment] = []
+            for start in range(0, len(records), batch_size):
+                still += self.batch(records[start : start + batch_size], resolving=waiting)
+            if len(still) == count:
+                # No progress: the rest wait on each other (a cycle); they are placed at the top level.
+                still = self.batch(still, resolving=set())
+            count = self._spill(spill, still)
+
+    def batch(self, records: list[SourceComment], *, resolving: set[str] | None) -> list[SourceComment]:
+        """Import one batch; returns the replies whose parent is not in yet.
+
+        resolving: None in the first pass (a missing parent may come later in the file); afterwards, the ids
+        still waiting, so that a reply whose parent is nowhere becomes a top-level comment.
+        """
+        if not records:
+            return []
+        with self.db.read() as session:
+            done = self._imported(session, "comment", [r.source_id for r in records])
+        prepared: list[Prepared] = []
+        for record in records:
+            if record.source_id in done:
+                self.report.skip(ALREADY, record.position)
+                continue
+            result = prepare(record)  # rendering is the slow part: done before taking the write lock
+            if isinstance(result, Malformed):
+                self.report.skip(f"malformed: {result.reason}", result.position)
+            else:
+                prepared.append(result)
+        sessions = self.db.read() if self.dry_run else self.db.write()
+        with sessions as session:
+            plan = self._plan(session, prepared, resolving)
+            if not self.dry_run:
+                self._write(session, plan)
+        self._count(plan)
+        return plan.deferred
+
+    # --- deciding ------------------------------------------------------------------------------------
+
+    def _plan(self, session: Session, prepared: list[Prepared], resolving: set[str] | None) -> _Batch:
+        plan = _Batch()
+        ids = [p.record.source_id for p in prepared]
+        done = self._imported(session, "comment", ids)
+        parents = self._comments_by_source(session, [p.record.parent_id for p in prepared if p.record.parent_id])
+        nodes: dict[int, Node] = self.planned_nodes if self.dry_run else {}
+        for node in parents.values():
+            nodes.setdefault(node.id, node)
+        authors = self._authors(session, prepared)
+
+        def load(comment_id: int) -> Node:
+            if comment_id not in nodes:
+                nodes[comment_id] = self._node(session, comment_id)
+            return nodes[comment_id]
+
+        seen: set[str] = set()
+        for item in prepared:
+            record = item.record
+            if record.source_id in done:
+                self.report.skip(ALREADY, record.position)
+                continue
+            if record.source_id in seen:
+                self.report.skip(DUPLICATE, record.position)
+                continue
+            story = self._story(session, record.thread_id, final=resolving is not None)
+            if story is None:
+                plan.deferred.append(record)
+                continue
+            if isinstance(story, str):
+                self.report.skip(story, record.position)
+                if record.thread_id in self.refused:
+                    self.report.outside[self.refused[record.thread_id]] += 1
+                continue
+            parent: Node | None = None
+            if record.parent_id is not None:
+                found = parents.get(record.parent_id)
+                if found is None and (resolving is None or record.parent_id in resolving):
+                    plan.deferred.append(record)
+                    continue
+                if found is None:
+                    self.report.note(
+                        f"{record.position}: its parent {record.parent_id} is not in the file; "
+                        "imported as a top-level comment"
+                    )
+                elif found.story_id != story:
+                    self.report.note(f"{record.position}: its parent is on another article; imported top-level")
+                else:
+                    parent = load(found.id)
+            if record.note:
+                self.report.note(f"{record.position}: {record.note}")
+            seen.add(record.source_id)
+            parent, depth = place(parent, self.settings.max_depth, load)
+            node = Node(self._temp_id(), story, parent.id if parent else None, depth, record.status, 0)
+            nodes[node.id] = node
+            parents[record.source_id] = node
+            count_listed(node, load, plan.reply_growth)
+            if is_approved(record.status):
+                plan.approved[story] += 1
+            author = authors.get(item.author.key) if item.author.key else None
+            if author is None and item.author.key:
+                plan.new_authors.setdefault(item.author.key, item.author)
+            plan.comments.append((item, node, author if author is not None else (item.author.key or "")))
+        if self.dry_run:
+            for item, node, _author in plan.comments:
+                self.planned[item.record.source_id] = node
+        return plan
+
+    def _story(self, session: Session, thread_id: str, *, final: bool) -> int | str | None:
+        """The story for a thread, created if needed; a reason when its comments cannot be imported; None: later."""
+        if thread_id in self.stories:
+            return self.stories[thread_id]
+        thread = self.threads.get(thread_id)
+        if thread is None:
+            return NO_THREAD if final else None
+        result: int | str
+        try:
+            url = normalise_story_url(thread.url)
+        except InvalidInput:
+            result, self.refused[thread_id] = BAD_URL, thread.url or "(no URL)"
+        else:
+            if origin_allowed(url, self.origins):
+                result = self._story_id(session, thread, url)
+            else:
+                result, self.refused[thread_id] = OUTSIDE, url
+        self.stories[thread_id] = result
+        return result
+
+    def _story_id(self, session: Session, thread: SourceThread, url: str) -> int:
+        found = session.scalar(select(Story.id).where(Story.site_id == self.site_id, Story.url == url))
+        if found is not None:
+            return int(found)
+        self.report.created["stories"] += 1
+        if self.dry_run:
+            return self._temp_id()
+        story = Story(
+            site_id=self.site_id,
+            url=url,
+            title=(thread.title or None) and markup.clean_text(thread.title or "")[:MAX_TITLE],
+            closed=thread.closed,
+            created_at=thread.created_at or utcnow(),
+        )
+        session.add(story)
+        session.flush()
+        session.add(self._item("story", thread.source_id, story.id))
+        return story.id
+
+    def _authors(self, session: Session, prepared: list[Prepared]) -> dict[str, int]:
+        """Authors known by key: made by an earlier import, or (when allowed) readers with the same e-mail."""
+        keys = {p.author.key for p in prepared if p.author.key}
+        found = self._imported(session, "author", keys)
+        if self.dry_run:
+            found |= {k: v for k, v in self.planned_authors.items() if k in keys}
+        emails = [k for k in keys - found.keys() if "@" in k and not k.startswith("user:")]
+        if self.match_authors and emails:
+            for chunk in _chunks(emails):
+                # Only anonymous authors: an imported, unverified e-mail must never reach a signed-in account.
+                rows = session.execute(
+                    select(Author.email, Author.id)
+                    .where(Author.site_id == self.site_id, Author.email.in_(chunk), Author.external_id.is_(None))
+                    .order_by(Author.id)
+                )
+                for email, author_id in rows:
+                    if email is not None and email not in found:
+                        found[email] = int(author_id)
+        return found
+
+    def _imported(self, session: Session, kind: str, source_ids: Iterable[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(source_ids)):
+            rows = session.execute(
+                select(ImportedItem.source_id, ImportedItem.target_id).where(
+                    ImportedItem.site_id == self.site_id,
+                    ImportedItem.source == self.source,
+                    ImportedItem.kind == kind,
+                    ImportedItem.source_id.in_(chunk),
+                )
+            )
+            found.update((source_id, int(target)) for source_id, target in rows)
+        if self.dry_run and kind == "comment":
+            found.update((s, node.id) for s in source_ids if (node := self.planned.get(s)) is not None)
+        return found
+
+    def _comments_by_source(self, session: Session, source_ids: list[str]) -> dict[str, Node]:
+        nodes: dict[str, Node] = {}
+        for chunk in _chunks(list(set(source_ids))):
+            rows = session.execute(
+                select(ImportedItem.source_id, *_NODE_COLUMNS)
+                .join(Comment, Comment.id == ImportedItem.target_id)
+                .where(
+                    ImportedItem.site_id == self.site_id,
+                    ImportedItem.source == self.source,
+                    ImportedItem.kind == "comment",
+                    ImportedItem.source_id.in_(chunk),
+                )
+            )
+            for row in rows:
+                nodes[row[0]] = _to_node(row[1:])
+        if self.dry_run:
+            for source_id in source_ids:
+                planned = self.planned.get(source_id)
+                if planned is not None:
+                    nodes[source_id] = planned
+                elif source_id in nodes:
+                    nodes[source_id] = self.planned_nodes.setdefault(nodes[source_id].id, nodes[source_id])
+        return nodes
+
+    def _node(self, session: Session, comment_id: int) -> Node:
+        row = session.execute(select(*_NODE_COLUMNS).where(Comment.id == comment_id)).one()
+        return _to_node(tuple(row))
+
+    def _temp_id(self) -> int:
+        self.next_temp -= 1
+        return self.next_temp
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def _write(self, session: Session, plan: _Batch) -> None:
+        now = utcnow()
+        authors = self._insert_authors(session, plan, now)
+        real: dict[int, int] = {}
+        remaining = list(range(len(plan.comments)))
+        while remaining:
+            # Parents first: a generation is every comment whose parent is stored already.
+            ready: list[int] = []
+            later: list[int] = []
+            for index in remaining:
+                parent = plan.comments[index][1].parent_id
+                (ready if parent is None or parent > 0 or parent in real else later).append(index)
+            rows = [self._comment_row(plan.comments[i], authors[i], real, now) for i in ready]
+            ids = session.scalars(insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows).all()
+            for index, new_id in zip(ready, ids, strict=True):
+                real[plan.comments[index][1].id] = int(new_id)
+            remaining = later
+        if plan.reply_growth:
+            # Core tables, not ORM classes: an executemany UPDATE with the counts added in SQL.
+            comments = table("comments").c
+            session.execute(
+                update(table("comments"))
+                .where(comments.id == bindparam("b_id"))
+                .values(reply_count=comments.reply_count + bindparam("b_n")),
+                [{"b_id": i, "b_n": n} for i, n in sorted(plan.reply_growth.items())],
+            )
+        touched = sorted({node.story_id for _item, node, _author in plan.comments})
+        if touched:
+            # Every story that got comments changes what readers see: its version keys the thread caches.
+            stories = table("stories").c
+            session.execute(
+                update(table("stories"))
+                .where(stories.id == bindparam("b_id"))
+                .values(comment_count=stories.comment_count + bindparam("b_n"), version=stories.version + 1),
+                [{"b_id": s, "b_n": plan.approved.get(s, 0)} for s in touched],
+            )
+        items = [self._item_row("comment", c[0].record.source_id, real[c[1].id], now) for c in plan.comments]
+        if items:
+            session.execute(insert(ImportedItem), items)
+
+    def _insert_authors(self, session: Session, plan: _Batch, now: datetime) -> list[int]:
+        """The author id of each comment of the batch, inserting the authors it introduces."""
+        keys = list(plan.new_authors)
+        # An author with no e-mail and no account is nobody else: one per comment, as the live service makes.
+        lone = [i for i, (_item, _node, author) in enumerate(plan.comments) if author == ""]
+        rows = [self._author_row(plan.new_authors[k], now) for k in keys]
+        rows += [self._author_row(plan.comments[i][0].author, now) for i in lone]
+        ids: list[int] = []
+        if rows:
+            returning = insert(Author).returning(Author.id, sort_by_parameter_order=True)
+            ids = [int(i) for i in session.scalars(returning, rows)]
+        keyed = dict(zip(keys, ids, strict=False))
+        if keyed:
+            session.execute(insert(ImportedItem), [self._item_row("author", k, i, now) for k, i in keyed.items()])
+        lone_ids = dict(zip(lone, ids[len(keys) :], strict=True))
+        result = []
+        for index, (_item, _node, author) in enumerate(plan.comments):
+            result.append(author if isinstance(author, int) else (keyed[author] if author else lone_ids[index]))
+        return result
+
+    def _comment_row(
+        self, comment: tuple[Prepared, Node, int | str], author_id: int, real: dict[int, int], now: datetime
+    ) -> dict[str, Any]:
+        item, node, _author = comment
+        record = item.record
+        parent = node.parent_id
+        return {
+            "site_id": self.site_id,
+            "story_id": node.story_id,
+            "parent_id": None if parent is None else (parent if parent > 0 else real[parent]),
+            "depth": node.depth,
+            "author_id": author_id,
+            "status": record.status,
+            "body": item.body,
+            "html": item.html,
+            "markup_version": markup.MARKUP_VERSION,
+            # Random bytes as the hash: no token hashes to it, so nobody can edit an imported comment.
+            "edit_token_hash": secrets.token_bytes(32),
+            "created_at": record.created_at,
+            "reaction_count": 0,
+            "reply_count": node.reply_count,
+            "featured": False,
+            "moderation_reasons": [f"imported from {self.source}"],
+            "moderation_scores": {},
+            # The source's moderators decided on it; a comment still waiting there waits here.
+            "reviewed_at": None if record.status == CommentStatus.PENDING else now,
+        }
+
+    def _author_row(self, author: PreparedAuthor, now: datetime) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "display_name": author.name,
+            "email": author.email,
+            "website": author.website,
+            "created_at": now,
+        }
+
+    def _item(self, kind: str, source_id: str, target_id: int) -> ImportedItem:
+        return ImportedItem(**self._item_row(kind, source_id, target_id, utcnow()))
+
+    def _item_row(self, kind: str, source_id: str, target_id: int, now: datetime) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "source": self.source,
+            "kind": kind,
+            "source_id": source_id,
+            "target_id": target_id,
+            "created_at": now,
+        }
+
+    def _count(self, plan: _Batch) -> None:
+        self.report.created["comments"] += len(plan.comments)
+        self.report.created["authors"] += len(plan.new_authors) + sum(1 for c in plan.comments if c[2] == "")
+        if self.dry_run:
+            self.planned_authors.update((k, self._temp_id()) for k in plan.new_authors)
+
+
+_NODE_COLUMNS = (Comment.id, Comment.story_id, Comment.parent_id, Comment.depth, Comment.status, Comment.reply_count)
+
+
+def _to_node(row: tuple[Any, ...]) -> Node:
+    comment_id, story_id, parent_id, depth, status, reply_count = row
+    return Node(int(comment_id), int(story_id), parent_id, int(depth), CommentStatus(status), int(reply_count))
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start : start + LOOKUP_CHUNK]
+
+
+def _unspill(spill: IO[bytes], count: int) -> Iterator[SourceComment]:
+    for _ in range(count):
+        # Our own temporary file, written by this process a moment ago: not untrusted input.
+        yield pickle.load(spill)  # noqa: S301
+
+
+def import_comments(
+    *,
+    db: Database,
+    reader: Reader,
+    site_slug: str,
+    dry_run: bool = False,
+    match_authors: bool = True,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> ImportReport:
+    """Import a source into a site: check the whole input first, then import it a batch at a time."""
+    reader.check()
+    with db.read() as session:
+        site = get_site(session=session, slug=site_slug)
+    job = _Import(db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors)
+    return job.run(reader, progress or NoProgress(), batch_size)

@@ -1,0 +1,171 @@
+"""`parlour restore` of an export: one transaction into an empty database, keeping every id.
+
+Ids are kept so that a restored site exports to the same bytes and every reference (parents, authors, the
+audit log) stays true without remapping. That needs a database without those ids, hence an empty one. One
+transaction: a restore that fails half-way (a bad line, a clash) leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parlour.db.engine import Database
+from parlour.errors import Conflict, InvalidInput
+from parlour.sites.service import API_KEY_PREFIX, hash_api_key
+from parlour.transfer.export import FORMAT, SECTIONS, VERSION
+from parlour.transfer.report import NoProgress, Progress
+from parlour.transfer.serialise import column_values, table
+
+WRITE_CHUNK = 2000
+HEADER_LIMIT = 64 * 1024
+# Not an argon2 hash, so no password matches it: restored staff need a new password from an admin.
+NO_PASSWORD = "!restored"  # noqa: S105 - a marker that matches no password, not a secret
+
+
+@dataclass
+class RestoreResult:
+    site_slug: str = ""
+    api_key: str = ""
+    counts: Counter[str] = field(default_factory=Counter)
+    staff_without_password: list[str] = field(default_factory=list)
+    webhooks_rekeyed: int = 0
+
+
+def is_export(path: Path) -> bool:
+    """Whether the file starts with a Parlour export's header line (any version)."""
+    try:
+        with path.open("rb") as file:
+            first = file.readline(HEADER_LIMIT)
+        data = orjson.loads(first)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidInput(f"line {number} is not JSON: {exc}") from exc
+            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+                raise InvalidInput(f"line {number} has no type")
+            yield number, data
+
+
+def restore_export(*, db: Database, path: Path, progress: Progress | None = None) -> RestoreResult:
+    """Rebuild a site from its export; refused if the site exists. Returns the site's new API key."""
+    progress = progress or NoProgress()
+    result = RestoreResult()
+    lines = _lines(path)
+    _number, first = next(lines, (0, {}))
+    if first.get("type") != "header" or first.get("format") != FORMAT:
+        raise InvalidInput(f"{path.name} is not a Parlour export: its first line is not the export header.")
+    if not isinstance(first.get("version"), int) or first["version"] > VERSION:
+        raise InvalidInput(
+            f"{path.name} is export format version {first.get('version')}; this Parlour reads {VERSION}."
+        )
+    try:
+        with db.write() as session:
+            _restore_lines(session, lines, result, progress)
+            _reset_sequences(session)
+    except IntegrityError as exc:
+        raise Conflict(
+            "The database already holds rows with the export's ids; restore into an empty database. "
+            f"Nothing was restored. ({type(exc.orig).__name__})"
+        ) from exc
+    return result
+
+
+def _restore_lines(
+    session: Session, lines: Iterator[tuple[int, dict[str, Any]]], result: RestoreResult, progress: Progress
+) -> None:
+    known = {s.type: s for s in SECTIONS}
+    staff_ids: dict[int, int] = {}  # exported staff id -> id here, for staff who exist already
+    pending: list[dict[str, Any]] = []
+    pending_table = ""
+    for number, data in lines:
+        kind = data.pop("type")
+        section = known.get(kind)
+        if section is None:
+            raise InvalidInput(f"line {number}: unknown type {kind!r}")
+        if section.table != pending_table:
+            _flush(session, pending_table, pending)
+            pending, pending_table = [], section.table
+        try:
+            values = column_values(table(section.table), data)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(f"line {number}: {exc}") from exc
+        if kind == "site":
+            _new_site(session, values, result)
+        elif kind == "staff_user":
+            existing = _staff_by_email(session, values)
+            if existing is not None:
+                staff_ids[values["id"]] = existing
+                continue
+            values["password_hash"] = NO_PASSWORD
+            result.staff_without_password.append(values["email"])
+        elif kind == "webhook_endpoint":
+            # Secrets never leave in an export: each endpoint gets a new one, to be given to its receiver.
+            values["secret"] = secrets.token_urlsafe(32)
+            result.webhooks_rekeyed += 1
+        for key in ("staff_user_id", "claimed_by"):
+            if values.get(key) in staff_ids:
+                values[key] = staff_ids[values[key]]
+        pending.append(values)
+        result.counts[kind] += 1
+        if len(pending) >= WRITE_CHUNK:
+            _flush(session, pending_table, pending)
+            pending = []
+            progress.update(done=sum(result.counts.values()), total=0, counts=dict(result.counts))
+    _flush(session, pending_table, pending)
+    if not result.site_slug:
+        raise InvalidInput("The export holds no site.")
+    progress.update(done=sum(result.counts.values()), total=0, counts=dict(result.counts))
+
+
+def _new_site(session: Session, values: dict[str, Any], result: RestoreResult) -> None:
+    slug = values.get("slug")
+    sites = table("sites").c
+    if session.scalar(select(func.count()).where(sites.slug == slug)):
+        raise Conflict(f"A site with slug {slug!r} exists already; restore rebuilds a site into an empty database.")
+    result.site_slug = str(slug)
+    result.api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    values["api_key_hash"] = hash_api_key(result.api_key)
+
+
+def _staff_by_email(session: Session, values: dict[str, Any]) -> int | None:
+    staff = table("staff_users").c
+    found = session.scalar(select(staff.id).where(staff.email == values.get("email")))
+    return None if found is None else int(found)
+
+
+def _flush(session: Session, name: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(table(name)), rows)
+
+
+def _reset_sequences(session: Session) -> None:
+    """PostgreSQL hands out ids from sequences that explicit ids do not move: move them past the restored rows."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite takes the next id from the largest one in the table
+    for name in {s.table for s in SECTIONS}:
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - names from our own table list
+                f"COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"
+            )
+        )

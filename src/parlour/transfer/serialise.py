@@ -1,0 +1,104 @@
+"""Rows as plain JSON-ready dicts, and back: the export, the restore and a reader's own data export use these.
+
+Every column is written (so new columns travel without changes here) except secrets: a site's API key hash,
+staff password hashes and webhook signing secrets. Times are ISO 8601 in UTC, bytes are hex, enums their value.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, LargeBinary, Table
+from sqlalchemy import inspect as sa_inspect
+
+from parlour.db.tables import Base, UTCDateTime
+
+Row = Mapping[str, Any] | Base
+
+# Never exported: whoever holds them could act as the site, a moderator or the site's webhooks.
+SECRETS: dict[str, frozenset[str]] = {
+    "sites": frozenset({"api_key_hash"}),
+    "staff_users": frozenset({"password_hash"}),
+    "webhook_endpoints": frozenset({"secret"}),
+}
+
+
+def table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _columns(table: Table, row: Row) -> dict[str, Any]:
+    values = row if isinstance(row, Mapping) else {c.key: getattr(row, c.key) for c in sa_inspect(row).mapper.columns}
+    hidden = SECRETS.get(table.name, frozenset())
+    return {c.name: _encode(values[c.name]) for c in table.columns if c.name not in hidden}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def site_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("sites"), row)
+
+
+def story_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("stories"), row)
+
+
+def author_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("authors"), row)
+
+
+def comment_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("comments"), row)
+
+
+def reaction_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("reactions"), row)
+
+
+def report_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("reports"), row)
+
+
+def moderation_action_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("moderation_actions"), row)
+
+
+def staff_user_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("staff_users"), row)
+
+
+def webhook_endpoint_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("webhook_endpoints"), row)
+
+
+def imported_item_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("imported_items"), row)
+
+
+def column_values(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
+    """A serialised row back to values for an INSERT; an unknown column is refused by name."""
+    unknown = set(data) - {c.name for c in table.columns}
+    if unknown:
+        raise ValueError(f"unknown field(s) for {table.name}: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name not in data:
+            continue
+        value = data[column.name]
+        if value is not None and isinstance(column.type, DateTime | UTCDateTime):
+            value = datetime.fromisoformat(value)
+        elif value is not None and isinstance(column.type, LargeBinary):
+            value = bytes.fromhex(value)
+        values[column.name] = value
+    return values

@@ -1,0 +1,1 @@
+"""Webhooks: signed JSON deliveries of comment and author events to URLs that sites register."""

@@ -1,0 +1,145 @@
+"""The background sender each worker runs, and the subscriptions that queue deliveries for domain events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import httpx
+
+from parlour.clock import utcnow
+from parlour.db.engine import Database
+from parlour.db.engine import connect as connect_database
+from parlour.events import AuthorBanned, CommentModerated, CommentPosted, EventBus
+from parlour.settings import Settings
+from parlour.webhooks.addresses import Resolver, resolve
+from parlour.webhooks.queue import Claimed, claim_due, enqueue, record_attempt
+from parlour.webhooks.retry import DeliveryPolicy
+from parlour.webhooks.sender import Attempt, make_client, send
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Sends due deliveries in the background; several workers share the queue through leases in the database."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        policy: DeliveryPolicy | None = None,
+        resolver: Resolver = resolve,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.policy = policy or DeliveryPolicy()
+        self.resolver = resolver
+        self._rand = rand
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._client = make_client(self.policy)
+        self._task = asyncio.create_task(self._run(), name="parlour-webhooks")
+
+    async def stop(self) -> None:
+        """Let an attempt in flight finish (within the timeout), then stop; leases cover anything cut short."""
+        task, self._task = self._task, None
+        self._stopping = True
+        self._wake.set()
+        if task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, self.policy.timeout + 1)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._loop = None
+        self.db.dispose()
+
+    def wake(self) -> None:
+        """Look for due deliveries now instead of at the next poll; callable from any thread."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake.set)
+
+    async def run_once(self) -> int:
+        """Claim and send what is due now; returns how many were claimed."""
+        claimed = await asyncio.to_thread(claim_due, db=self.db, policy=self.policy, now=utcnow())
+        results = await asyncio.gather(*(self._deliver(c) for c in claimed), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("webhook delivery could not be recorded", exc_info=result)
+        return len(claimed)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            claimed = 0
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                # The loop must outlive a database outage; the next poll tries again.
+                log.exception("webhook delivery loop failed; trying again in %s s", self.policy.poll_seconds)
+            if claimed >= self.policy.batch or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.policy.poll_seconds)
+
+    async def _deliver(self, claimed: Claimed) -> None:
+        assert self._client is not None  # started
+        try:
+            attempt = await send(
+                self._client, claimed, resolver=self.resolver, policy=self.policy, timestamp=int(time.time())
+            )
+        except Exception as exc:
+            log.exception("webhook delivery %s failed unexpectedly", claimed.event_id)
+            attempt = Attempt(None, f"Internal error: {type(exc).__name__}")
+        status = await asyncio.to_thread(
+            record_attempt,
+            db=self.db,
+            policy=self.policy,
+            delivery_id=claimed.delivery_id,
+            response_status=attempt.response_status,
+            error=attempt.error,
+            now=utcnow(),
+            rand=self._rand(),
+        )
+        # Not the URL: receivers put tokens in query strings.
+        log.info(
+            "webhook delivery %s (%s): %s %s",
+            claimed.delivery_id,
+            claimed.event,
+            status,
+            attempt.response_status or attempt.error,
+        )
+
+
+def make_dispatcher(settings: Settings, *, db: Database, policy: DeliveryPolicy | None = None) -> Dispatcher:
+    """A sender with engines of its own: background work never waits for, or shows in, the request pools."""
+    own = connect_database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    # SQLite writers of this process still queue on the one lock.
+    return Dispatcher(db=dataclasses.replace(own, write_lock=db.write_lock), policy=policy)
+
+
+def connect(bus: EventBus, *, db: Database, dispatcher: Dispatcher) -> None:
+    """Queue a delivery for every event that has a webhook, then wake the sender."""
+
+    def on_event(event: object) -> None:
+        if enqueue(db=db, event=event):
+            dispatcher.wake()
+
+    bus.subscribe(CommentPosted, on_event)
+    bus.subscribe(CommentModerated, on_event)
+    bus.subscribe(AuthorBanned, on_event)

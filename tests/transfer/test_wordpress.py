@@ -1,0 +1,85 @@
+"""Importing a WordPress WXR export: statuses, parents, pingbacks, line breaks, authors' websites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from parlour.db.engine import Database
+from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Story
+from parlour.transfer.importer import import_comments
+from parlour.transfer.records import MalformedFile
+from parlour.transfer.wordpress import WordPressReader
+from tests.conftest import ORIGIN, SiteInfo
+from tests.transfer.checks import assert_consistent, table_counts
+from tests.transfer.factories import WpComment, WpPost, wxr_file
+
+
+def export(path: Path) -> Path:
+    return wxr_file(
+        path,
+        [
+            WpPost(
+                "10",
+                f"{ORIGIN}/2020/01/river/",
+                "River",
+                [
+                    WpComment(
+                        "1",
+                        "First line\nsecond line\n\nNew <strong>paragraph</strong>",
+                        author="Ann",
+                        email="ann@mail.example",
+                        url="https://ann.example/blog",
+                    ),
+                    WpComment("2", "A reply", parent="1", author="Bo", url="javascript:alert(1)"),
+                    WpComment("3", "Held for review", approved="0"),
+                    WpComment("4", "Cheap pills", approved="spam"),
+                    WpComment("5", "Binned", approved="trash"),
+                    WpComment("6", "Linked to you", kind="pingback"),
+                    WpComment("7", "Old export", date_gmt="0000-00-00 00:00:00"),
+                ],
+            ),
+            WpPost("11", f"{ORIGIN}/about/", "A page without comments"),
+            WpPost("12", f"{ORIGIN}/2020/02/closed", "Closed", [WpComment("8", "Late")], comment_status="closed"),
+        ],
+    )
+
+
+def test_wordpress_import(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    report = import_comments(db=db, reader=WordPressReader(export(tmp_path / "wp.xml")), site_slug="courier")
+    assert report.created["comments"] == 6 and report.created["stories"] == 2
+    assert report.skipped == {"a pingback, not a comment": 1, "malformed: the comment has no valid date": 1}
+    with db.read() as session:
+        rows = session.execute(
+            select(ImportedItem.source_id, Comment)
+            .join(Comment, Comment.id == ImportedItem.target_id)
+            .where(ImportedItem.kind == "comment")
+        ).all()
+        comments = dict(rows)
+        ann = session.get(Author, comments["1"].author_id)
+        bo = session.get(Author, comments["2"].author_id)
+        stories = {s.url: s for s in session.scalars(select(Story))}
+    assert comments["1"].html == "<p>First line<br>\nsecond line</p>\n<p>New <strong>paragraph</strong></p>"
+    assert comments["2"].parent_id == comments["1"].id
+    assert [comments[k].status for k in "345"] == [
+        CommentStatus.PENDING,
+        CommentStatus.REJECTED,
+        CommentStatus.DELETED,
+    ]
+    assert ann is not None and ann.website == "https://ann.example/blog" and ann.email == "ann@mail.example"
+    assert bo is not None and bo.website is None
+    assert set(stories) == {f"{ORIGIN}/2020/01/river", f"{ORIGIN}/2020/02/closed"}
+    assert stories[f"{ORIGIN}/2020/02/closed"].closed
+    assert_consistent(db)
+
+
+def test_wordpress_malformed_file_changes_nothing(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    text = export(tmp_path / "wp.xml").read_text()
+    broken = tmp_path / "broken.xml"
+    broken.write_text(text.replace("</wp:comment_author_IP>", "</wp:comment_author_ip>", 3))
+    before = table_counts(db)
+    with pytest.raises(MalformedFile, match="not well-formed"):
+        import_comments(db=db, reader=WordPressReader(broken), site_slug="courier")
+    assert table_counts(db) == before
