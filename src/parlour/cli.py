@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -200,17 +201,53 @@ def site_update(
     prompt: Annotated[str | None, typer.Option(help="The question above the compose box.")] = None,
     edit_window: Annotated[int | None, typer.Option(help="Seconds an author may edit or delete.")] = None,
     rotate_key: Annotated[bool, typer.Option(help="Issue a new API key; the old one stops working.")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Any site setting as NAME=VALUE (VALUE as JSON, else text), e.g. --set rate_per_network=20 "
+            "--set 'banned_words=[\"slur\"]'. Repeatable; `parlour site show SLUG` lists the settings.",
+        ),
+    ] = None,
 ) -> None:
     """Change a site's name, origins or settings."""
+    given = {"moderation_mode": moderation, "prompt": prompt, "edit_window_seconds": edit_window}
+    changes = {name: value for name, value in given.items() if value is not None} | _setting_pairs(set_ or [])
+    try:
+        settings = SiteSettingsUpdate.model_validate(changes)
+    except ValidationError as exc:
+        errors.print(f"[red]Invalid setting:[/red] {exc}")
+        raise typer.Exit(2) from exc
     with _database() as db, db.write() as session:
         site = sites.get_site(session=session, slug=slug)
-        given = {"moderation_mode": moderation, "prompt": prompt, "edit_window_seconds": edit_window}
-        settings = SiteSettingsUpdate(**{name: value for name, value in given.items() if value is not None})
         data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
         sites.update_site(session=session, site=site, data=data)
         if rotate_key:
             console.print(f"New API key (shown once): {sites.rotate_api_key(session=session, site=site)}")
         console.print(f"Updated site [bold]{slug}[/bold]")
+
+
+@site_app.command("show")
+def site_show(slug: str) -> None:
+    """Print a site's settings as JSON (secrets masked)."""
+    with _database() as db, db.read() as session:
+        settings = sites.site_settings(sites.get_site(session=session, slug=slug))
+    console.print_json(settings.model_dump_json())
+
+
+def _setting_pairs(pairs: list[str]) -> dict[str, Any]:
+    """NAME=VALUE options: the value is read as JSON when it parses (numbers, lists, null), else as text."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            errors.print(f"[red]--set wants NAME=VALUE, got {pair!r}[/red]")
+            raise typer.Exit(2)
+        try:
+            parsed[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[name.strip()] = value
+    return parsed
 
 
 @user_app.command("create")

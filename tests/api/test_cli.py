@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,28 @@ def test_cli_errors_are_clear(env: str) -> None:
         env={"P": "a long enough password"},
     )
     assert unknown_site.exit_code == 1 and "nope" in unknown_site.output
+
+
+def test_any_site_setting_can_be_set_and_shown(env: str) -> None:
+    run("db", "upgrade")
+    run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
+    run(
+        "site",
+        "update",
+        "courier",
+        "--set",
+        "rate_per_network=0",
+        "--set",
+        'banned_words=["vermin"]',
+        "--set",
+        "prompt=Say it",
+    )
+    shown = json.loads(run("site", "show", "courier"))
+    assert (shown["rate_per_network"], shown["banned_words"], shown["prompt"]) == (0, ["vermin"], "Say it")
+    for bad in ("rate_per_network=-1", "no_such_setting=1", "missing-equals"):
+        refused = runner.invoke(app, ["site", "update", "courier", "--set", bad])
+        assert refused.exit_code == 2, refused.output
+    assert json.loads(run("site", "show", "courier"))["rate_per_network"] == 0
 
 
 def test_missing_secret_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

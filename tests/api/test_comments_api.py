@@ -283,7 +283,7 @@ class TestEditingAndDeleting:
 class TestReading:
     def test_unknown_story_is_an_empty_thread(self, client: TestClient, site: SiteInfo) -> None:
         page = thread(client)
-        assert page == {"story": None, "total": 0, "sort": "top", "comments": [], "next_cursor": None}
+        assert page == {"story": None, "total": 0, "sort": "top", "comments": [], "next_cursor": None, "featured": []}
 
     def test_thread_errors(self, client: TestClient, site: SiteInfo) -> None:
         assert_problem(client.get("/api/v1/threads", params={"site": "nope", "url": STORY}), 404, "site")

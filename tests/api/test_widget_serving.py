@@ -62,7 +62,7 @@ def test_config(client: TestClient, site: SiteInfo) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "site": "courier",
-        "prompt": "What is your opinion?",
+        "prompt": None,  # the default: the widget asks in the reader's language
         "max_body_chars": 5000,
         "max_name_chars": 64,
         "edit_window_seconds": 900,

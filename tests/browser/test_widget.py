@@ -475,6 +475,7 @@ def test_german_catalog_plural_forms_and_counts_on_listing_pages(browser: Browse
         page = r.open_story("counted-one", lang="de")
         expect(page.locator(f"{W} .p-count")).to_have_text("1 Kommentar")
         expect(page.get_by_role("button", name="Neueste")).to_be_visible()
+        expect(page.get_by_label("Was ist Ihre Meinung?")).to_be_visible()  # the site kept the default question
         expect(page.locator(f"{W} time").first).to_have_text("gerade eben")
         # count.js: every element on a listing page filled from one request.
         links = "".join(

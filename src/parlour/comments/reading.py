@@ -15,6 +15,7 @@ from parlour.db.tables import Author, Comment, CommentStatus, Site, Story
 from parlour.identity.avatars import avatar_seed
 
 AnySelect = Select[*tuple[Any, ...]]
+MAX_FEATURED = 10
 # SQLite allows 500 terms in one compound SELECT; stay well below it.
 MAX_UNION_TERMS = 200
 
@@ -64,17 +65,30 @@ def find_site_and_story(*, session: Session, site_slug: str, url: str) -> tuple[
     return row[0], row[1]
 
 
-def read_top_level(
-    *, session: Session, story: Story, sort: Sort, cursor: str | None, shape: PageShape
-) -> tuple[list[CommentPublic], str | None]:
-    query = _base_query().where(Comment.story_id == story.id, Comment.parent_id.is_(None), listed_condition())
-    query = _order_and_seek(query, sort, cursor).limit(shape.limit + 1)
+@dataclass(frozen=True)
+class TopLevel:
+    comments: list[CommentPublic]
+    next_cursor: str | None
+    # Featured top-level comments that are not on this page, for the first page only: pinned above the thread
+    # whatever the sort, so a moderator's pick is never buried on page five.
+    featured: list[CommentPublic]
+
+
+def read_top_level(*, session: Session, story: Story, sort: Sort, cursor: str | None, shape: PageShape) -> TopLevel:
+    top = (Comment.story_id == story.id, Comment.parent_id.is_(None), listed_condition())
+    query = _order_and_seek(_base_query().where(*top), sort, cursor).limit(shape.limit + 1)
     rows = session.execute(query).all()
     page, has_more = rows[: shape.limit], len(rows) > shape.limit
     comments = [to_public(row) for row in page]
-    fill_replies(session=session, parents=comments, shape=shape)
+    featured: list[CommentPublic] = []
+    if cursor is None:
+        on_page = {c.id for c in comments}
+        picked = _base_query().where(*top, Comment.featured.is_(True))
+        picked = picked.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(MAX_FEATURED)
+        featured = [to_public(row) for row in session.execute(picked) if row.id not in on_page]
+    fill_replies(session=session, parents=featured + comments, shape=shape)
     next_cursor = _cursor_after(sort, page[-1]) if has_more and page else None
-    return comments, next_cursor
+    return TopLevel(comments, next_cursor, featured)
 
 
 def read_replies(

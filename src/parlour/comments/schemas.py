@@ -97,6 +97,10 @@ class ThreadPage(BaseModel):
     sort: Sort
     comments: list[CommentPublic]
     next_cursor: str | None
+    featured: list[CommentPublic] = Field(
+        default_factory=list,
+        description="First page only: featured top-level comments not in `comments`, to pin above the thread.",
+    )
 
 
 class RepliesPage(BaseModel):

@@ -98,15 +98,14 @@ class ThreadReader:
             story, site = row
             settings = site_settings(site)
             shape = PageShape(limit, settings.replies_preview, settings.preview_depth)
-            comments, next_cursor = reading.read_top_level(
-                session=session, story=story, sort=sort, cursor=cursor, shape=shape
-            )
+            top = reading.read_top_level(session=session, story=story, sort=sort, cursor=cursor, shape=shape)
             page = ThreadPage(
                 story=StoryPublic.model_validate(story, from_attributes=True),
                 total=story.comment_count,
                 sort=sort,
-                comments=comments,
-                next_cursor=next_cursor,
+                comments=top.comments,
+                next_cursor=top.next_cursor,
+                featured=top.featured,
             )
         body = page.model_dump_json().encode()
         # Stored under the version read before rendering: if a write slipped in between, the page is newer than

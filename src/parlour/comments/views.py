@@ -26,7 +26,7 @@ from parlour.comments.schemas import (
 from parlour.errors import InvalidInput
 from parlour.identity.auth import ReaderAuthorization, signed_in
 from parlour.infra.clientip import client_ip, reader_key
-from parlour.sites.schemas import SLUG_PATTERN, SignIn, SiteConfigPublic
+from parlour.sites.schemas import DEFAULT_PROMPT, SLUG_PATTERN, SignIn, SiteConfigPublic
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url
 from parlour.state import AppState, State
@@ -92,7 +92,7 @@ def get_config(
         settings = site_settings(found)
     config = SiteConfigPublic(
         site=found.slug,
-        prompt=settings.prompt,
+        prompt=None if settings.prompt == DEFAULT_PROMPT else settings.prompt,
         max_body_chars=settings.max_body_chars,
         max_name_chars=settings.max_name_chars,
         edit_window_seconds=settings.edit_window_seconds,

@@ -31,9 +31,8 @@ def article_page(request: Request, state: State) -> Response:
         site, story = reading.find_site_and_story(session=session, site_slug=DEMO_SLUG, url=url)
         if site is None or story is None:
             raise NotFound("The demo site has not been seeded.")
-        comments, _ = reading.read_top_level(
-            session=session, story=story, sort=Sort.OLDEST, cursor=None, shape=DEMO_PAGE
-        )
+        top = reading.read_top_level(session=session, story=story, sort=Sort.OLDEST, cursor=None, shape=DEMO_PAGE)
+        comments = top.featured + top.comments  # featured first, as the widget pins them
         prompt, total = site_settings(site).prompt, story.comment_count
     context = {
         "article": article,

@@ -14,6 +14,8 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 # Secrets in site settings are masked whenever settings become JSON, unless the dump is for storage.
 SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
 STORED = {"store_secrets": True}
+# The widget's catalog has this question in every language it speaks.
+DEFAULT_PROMPT = "What is your opinion?"
 
 
 class ModerationMode(StrEnum):
@@ -46,7 +48,7 @@ class SiteSettings(Strict):
     max_depth: int = Field(8, ge=0, le=32, description="Replies deeper than this attach at this depth.")
     replies_preview: int = Field(3, ge=0, le=20, description="Replies shown under each comment per level.")
     preview_depth: int = Field(3, ge=0, le=8, description="Levels of replies included in a thread page.")
-    prompt: str = Field("What is your opinion?", min_length=1, max_length=200)
+    prompt: str = Field(DEFAULT_PROMPT, min_length=1, max_length=200)
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="Model score per category at which a comment is held for review."
     )
@@ -213,7 +215,10 @@ class SiteConfigPublic(BaseModel):
     """What the widget needs to know about a site before the reader types."""
 
     site: str
-    prompt: str
+    prompt: str | None = Field(
+        description="The site's own question above the compose box; null when it kept the default, which the "
+        "widget then shows in the reader's language."
+    )
     max_body_chars: int
     max_name_chars: int
     edit_window_seconds: int

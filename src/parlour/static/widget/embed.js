@@ -390,6 +390,8 @@
         if (this.closed) this.composeSlot.replaceChildren();
         else if (!this.composeSlot.firstChild) this.composeSlot.append(this.form({ mode: "new" }).form);
       }
+      // The first page brings featured comments from anywhere in the thread; later pages skip ones already shown.
+      for (const c of page.featured || []) this.add(c, null, "featured");
       for (const c of page.comments) this.add(c, null, c.featured ? "featured" : "end");
       this.cursor = page.next_cursor;
       this.renderFoot();
