@@ -130,11 +130,13 @@ def start_parlour(workdir: Path, env: dict[str, str]) -> Server:
     """`parlour serve --workers 2` on a free loopback port."""
     port = free_port()
     argv = [str(PARLOUR_BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+    base_url = f"http://127.0.0.1:{port}"
     server = start(
         "parlour",
         argv,
-        env=env,
-        base_url=f"http://127.0.0.1:{port}",
+        # The widget loads its stylesheet and catalogs from the public base URL, as it would behind a proxy.
+        env={**env, "PARLOUR_PUBLIC_BASE_URL": base_url},
+        base_url=base_url,
         log_path=workdir / "parlour.log",
         cwd=workdir,
     )

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from parlour.embedding.assets import WidgetAssets
+from parlour.embedding.assets import Wants, WidgetAssets
 from parlour.errors import NotFound
 from tests.api.test_comments_api import assert_problem
 from tests.conftest import SiteInfo
+
+PLAIN = Wants()
 
 
 @pytest.fixture
@@ -24,24 +26,37 @@ def assets(tmp_path: Path) -> WidgetAssets:
 
 
 def test_loader_points_at_the_hashed_folder(assets: WidgetAssets) -> None:
-    response = assets.loader("embed.js")
+    response = assets.loader("embed.js", PLAIN)
     assert response.body == f'const ASSETS = "https://comments.example/widget/{assets.version}/";'.encode()
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.media_type.startswith("text/javascript")
 
 
 def test_hashed_files_are_immutable_and_old_versions_short_lived(assets: WidgetAssets) -> None:
-    current = assets.asset(assets.version, "i18n/de.json")
+    current = assets.asset(assets.version, "i18n/de.json", PLAIN)
     assert "immutable" in current.headers["cache-control"]
     assert current.headers["access-control-allow-origin"] == "*"
-    old = assets.asset("0" * 16, "widget.css")
+    old = assets.asset("0" * 16, "widget.css", PLAIN)
     assert old.headers["cache-control"] == "public, max-age=300"
 
 
 @pytest.mark.parametrize("path", ["../app.py", "..%2fapp.py", "notes.txt", "i18n/../../x", "/etc/passwd", "x\x00.js"])
 def test_only_widget_files_are_served(assets: WidgetAssets, path: str) -> None:
     with pytest.raises(NotFound):
-        assets.asset(assets.version, path)
+        assets.asset(assets.version, path, PLAIN)
+
+
+def test_files_go_compressed_and_revalidate_with_304(client: TestClient) -> None:
+    plain = client.get("/embed.js", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/embed.js", headers={"Accept-Encoding": "br;q=1, gzip;q=0.8"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content  # the client unpacked it: the same script
+    assert int(packed.headers["content-length"]) < len(plain.content) / 2
+    assert "accept-encoding" in packed.headers["vary"].lower()
+    again = client.get("/embed.js", headers={"If-None-Match": packed.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    stale = client.get("/count.js", headers={"Accept-Encoding": "gzip", "If-None-Match": '"stale"'})
+    assert stale.status_code == 200 and stale.headers["content-encoding"] == "gzip"
 
 
 def test_version_changes_with_content(tmp_path: Path, assets: WidgetAssets) -> None:

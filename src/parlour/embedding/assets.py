@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.responses import Response
@@ -17,6 +19,7 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
 }
 LOADER_CACHE = "public, max-age=300"
+GZIP_LEVEL = 9  # once per file at start-up: the smallest wire size is worth it
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 
@@ -35,28 +38,51 @@ class WidgetAssets:
             digest.update(name.encode() + b"\0" + content + b"\0")
         self.version = digest.hexdigest()[:16]
         self.base = f"{public_base_url}/widget/{self.version}/"
+        # Loaders carry the hashed folder's URL; everything is compressed once, here, not per request.
+        self.bodies = {
+            name: content.replace(ASSETS_PLACEHOLDER.encode(), self.base.encode())
+            for name, content in self.files.items()
+        }
+        self.gzipped = {name: gzip.compress(body, GZIP_LEVEL, mtime=0) for name, body in self.bodies.items()}
 
-    def loader(self, name: str) -> Response:
+    def loader(self, name: str, wants: Wants) -> Response:
         """/embed.js or /count.js: short cache, the hashed folder's URL written in."""
-        content = self.files.get(name)
-        if content is None:
+        if name not in self.bodies:
             raise NotFound(f"No widget file {name}.")
-        body = content.replace(ASSETS_PLACEHOLDER.encode(), self.base.encode())
-        return self._response(name, body, cache=LOADER_CACHE)
+        return self._response(name, wants, cache=LOADER_CACHE)
 
-    def asset(self, version: str, path: str) -> Response:
+    def asset(self, version: str, path: str, wants: Wants) -> Response:
         """A file of the hashed folder. An older version's URL gets today's file with a short cache."""
-        content = self.files.get(path)
-        if content is None:
+        if path not in self.bodies:
             raise NotFound("No such widget file.")
-        return self._response(path, content, cache=IMMUTABLE_CACHE if version == self.version else LOADER_CACHE)
+        return self._response(path, wants, cache=IMMUTABLE_CACHE if version == self.version else LOADER_CACHE)
 
-    def _response(self, name: str, body: bytes, *, cache: str) -> Response:
+    def _response(self, name: str, wants: Wants, *, cache: str) -> Response:
+        etag = f'"{self.version}"'
         headers = {
             "Cache-Control": cache,
-            "ETag": f'"{self.version}"',
+            "ETag": etag,
+            "Vary": "Accept-Encoding",
             # Fetched cross-origin from the article's page (catalogs via fetch); public, without credentials.
             "Access-Control-Allow-Origin": "*",
             "Cross-Origin-Resource-Policy": "cross-origin",
         }
-        return Response(body, media_type=CONTENT_TYPES[Path(name).suffix], headers=headers)
+        media_type = CONTENT_TYPES[Path(name).suffix]
+        if wants.if_none_match and etag in wants.if_none_match:
+            return Response(status_code=304, headers=headers)
+        if wants.gzip:
+            return Response(self.gzipped[name], media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+        return Response(self.bodies[name], media_type=media_type, headers=headers)
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What the browser's request accepts: a compressed body, or nothing if its copy is current."""
+
+    gzip: bool = False
+    if_none_match: str | None = None
+
+    @classmethod
+    def of(cls, accept_encoding: str | None, if_none_match: str | None) -> Wants:
+        encodings = {part.split(";")[0].strip().lower() for part in (accept_encoding or "").split(",")}
+        return cls(gzip="gzip" in encodings, if_none_match=if_none_match)
