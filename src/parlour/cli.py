@@ -24,6 +24,7 @@ from parlour.db.tables import StaffRole
 from parlour.errors import ParlourError
 from parlour.infra.logs import configure_logging
 from parlour.infra.metrics import shared_between_workers
+from parlour.notifications.cli import mail_app
 from parlour.scoring import make_scorer
 from parlour.scoring.cli import classify, model_app
 from parlour.settings import Settings, load_settings
@@ -39,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(model_app, name="model")
+app.add_typer(mail_app, name="mail")
 app.command("classify")(classify)
 app.add_typer(import_app, name="import")
 app.command("export")(export)
@@ -116,8 +118,14 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
     with console.status("Seeding the demo discussion…"):
         site = seed(db=db, scorer=make_scorer(settings.scorer), settings=settings)
     db.dispose()
-    console.print(f"Demo database: {folder / 'demo.db'}")
-    console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}")
+    console.print(f"Demo database: {folder / 'demo.db'}", soft_wrap=True)
+    console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}", soft_wrap=True)
+    console.print(
+        f"Moderation dashboard: {base_url}/admin  ({site.moderator_email} / {site.moderator_password})", soft_wrap=True
+    )
+    console.print(
+        f"Perspective-compatible endpoint: {base_url}/v1alpha1/comments:analyze?key={site.api_key}", soft_wrap=True
+    )
     console.print(f"\n[bold green]Parlour demo running at {base_url}/demo[/bold green]  (Ctrl-C to stop)\n")
     serve(host=host, port=port, workers=workers)
 

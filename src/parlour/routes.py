@@ -31,6 +31,7 @@ from parlour.demo import views as demo
 from parlour.embedding import views as embedding
 from parlour.errors import PROBLEM_TYPE
 from parlour.feeds import views as feeds
+from parlour.scoring import views as scoring
 from parlour.sites import views as sites
 from parlour.sites.schemas import SiteConfigPublic, SiteCreated, SitePublic, StoryList, StoryPublic
 from parlour.webhooks import views as webhooks
@@ -249,6 +250,15 @@ ROUTES: list[Route] = [
             (f"{ADMIN}/stories/{{story_id}}/settings", dashboard_people.story_settings),
         )
     ],
+    # Perspective API compatibility (Coral Talk's "custom Perspective endpoint" and other clients point here)
+    Route(
+        "POST",
+        "/v1alpha1/comments:analyze",
+        scoring.analyze_comment,
+        tags=["perspective"],
+        response_class=Response,
+        errors=(400, 403),
+    ),
     # Operations
     Route("GET", "/healthz", health.healthz, health.Health, tags=["operations"]),
     Route("GET", "/readyz", health.readyz, health.Health, tags=["operations"], errors=(503,)),

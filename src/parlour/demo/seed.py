@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -10,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from parlour.accounts.users import create_user
 from parlour.comments import service as comments
 from parlour.comments.schemas import AuthorIn, CommentCreate
 from parlour.db.engine import Database
-from parlour.db.tables import Comment, Story
+from parlour.db.tables import Comment, StaffRole, Story
 from parlour.infra.ratelimit import MemoryRateLimiter, RateLimiter
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
@@ -24,11 +26,17 @@ from parlour.sites.urls import origin_of
 DEMO_SLUG = "demo"
 
 
+DEMO_MODERATOR = "moderator@demo.parlour.example"
+
+
 @dataclass(frozen=True)
 class DemoSite:
     slug: str
     api_key: str
     article_url: str
+    # A moderator of the demo site, so /admin can be tried at once; the password is new for every demo.
+    moderator_email: str
+    moderator_password: str
 
 
 def load_content() -> dict[str, Any]:
@@ -70,7 +78,17 @@ def seed(*, db: Database, scorer: Scorer, settings: Settings) -> DemoSite:
         _backdate(db, ids[item["key"]], published + timedelta(minutes=item["minutes_after"]))
         for reader in range(item.get("reactions", 0)):
             comments.set_reaction(db=db, comment_id=ids[item["key"]], reader_key=f"demo-reader-{reader}", on=True)
-    return DemoSite(slug=DEMO_SLUG, api_key=api_key, article_url=article["url"])
+    password = secrets.token_urlsafe(12)
+    with db.write() as session:
+        create_user(
+            session=session,
+            email=DEMO_MODERATOR,
+            display_name="Demo moderator",
+            password=password,
+            role=StaffRole.MODERATOR,
+            site_slugs=[DEMO_SLUG],
+        )
+    return DemoSite(DEMO_SLUG, api_key, article["url"], DEMO_MODERATOR, password)
 
 
 def _post(

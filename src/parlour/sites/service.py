@@ -94,6 +94,13 @@ def authenticate_site_key(*, session: Session, slug: str, api_key: str | None) -
     return site
 
 
+def site_for_api_key(*, session: Session, api_key: str) -> Site | None:
+    """The site a key belongs to, for clients that send only a key (Perspective's `?key=`)."""
+    if not api_key.startswith(API_KEY_PREFIX):
+        return None
+    return session.scalar(select(Site).where(Site.api_key_hash == hash_api_key(api_key)))
+
+
 def find_story(*, session: Session, site: Site, url: str) -> Story | None:
     canonical = normalise_story_url(url)
     return session.scalar(select(Story).where(Story.site_id == site.id, Story.url == canonical))

@@ -1,0 +1,37 @@
+"""The Perspective-compatible endpoint: POST /v1alpha1/comments:analyze?key=SITE_API_KEY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from parlour.scoring import perspective
+from parlour.scoring.perspective import PerspectiveError
+from parlour.sites.service import site_for_api_key
+from parlour.state import AppState, State
+
+
+async def analyze_comment(
+    request: Request, state: State, key: str | None = Query(None, description="The site's API key.")
+) -> Response:
+    """Perspective's AnalyzeComment: the same request and response JSON, scored by Parlour's local model."""
+    api_key = key or request.headers.get("x-goog-api-key")
+    body = await request.body()
+    try:
+        answer = await run_in_threadpool(_analyze, state, api_key, body)
+    except PerspectiveError as error:
+        return JSONResponse(error.body(), status_code=error.code)
+    return JSONResponse(answer)
+
+
+def _analyze(state: AppState, api_key: str | None, body: bytes) -> dict[str, Any]:
+    if not api_key:
+        raise PerspectiveError(403, "PERMISSION_DENIED", "The request is missing a valid API key.")
+    with state.db.read() as session:
+        if site_for_api_key(session=session, api_key=api_key) is None:
+            raise perspective.invalid("API key not valid. Please pass a valid API key.")
+    analysis = perspective.analyze(scorer=state.scorer, request=perspective.parse(body))
+    return perspective.response_body(analysis)
