@@ -15,6 +15,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from parlour.accounts.users import create_user, list_users
@@ -45,6 +46,7 @@ app.command("export")(export)
 app.command("restore")(restore)
 console = Console()
 errors = Console(stderr=True)
+PROGRESS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
@@ -144,6 +146,22 @@ def backup(
         errors.print(f"[red]Backup failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print(f"Backup written to {written} ({written.stat().st_size:,} bytes)")
+
+
+@model_app.command("rescore")
+def model_rescore(site: Annotated[str, typer.Option(help="The site whose comments to score again.")]) -> None:
+    """Score a site's stored comments again after a model change; redo its Flagged queue. Statuses stay."""
+    from parlour.moderation.rescore import count_to_rescore, rescore_site
+
+    settings = _settings()
+    scorer = make_scorer(settings.scorer)
+    with _database() as db, Progress(*PROGRESS, console=errors) as progress:
+        task = progress.add_task("re-scoring", total=count_to_rescore(db=db, site_slug=site))
+        report = rescore_site(db=db, scorer=scorer, site_slug=site, on_batch=lambda n: progress.advance(task, n))
+    console.print(
+        f"Re-scored {report.scored:,} comments of {site} with {report.model}: "
+        f"{report.newly_flagged:,} newly flagged, {report.no_longer_flagged:,} no longer flagged."
+    )
 
 
 @db_app.command("upgrade")

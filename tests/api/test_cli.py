@@ -113,6 +113,8 @@ def test_any_site_setting_can_be_set_and_shown(env: str) -> None:
         refused = runner.invoke(app, ["site", "update", "courier", "--set", bad])
         assert refused.exit_code == 2, refused.output
     assert json.loads(run("site", "show", "courier"))["rate_per_network"] == 0
+    assert "Re-scored 0 comments of courier" in run("model", "rescore", "--site", "courier")
+    assert runner.invoke(app, ["model", "rescore", "--site", "nope"]).exit_code == 1
 
 
 def test_missing_secret_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

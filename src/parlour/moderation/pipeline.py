@@ -148,9 +148,14 @@ def scorer(sub: Submission, out: _Outcome) -> None:
     for name, threshold in held:
         if (name, threshold) not in rejected:
             out.raise_to(HOLD, f"score:{name}>={threshold:g}")
-    flags = _over(scores, sub.settings.flag_thresholds)
+    flags = flag_reasons(scores, sub.settings.flag_thresholds)
     out.flagged = bool(flags)
-    out.reasons.extend(f"flag:{name}>={threshold:g}" for name, threshold in flags)
+    out.reasons.extend(flags)
+
+
+def flag_reasons(scores: dict[str, float], thresholds: dict[str, float]) -> list[str]:
+    """The categories that put a published comment in the Flagged queue, as stored reasons."""
+    return [f"flag:{name}>={threshold:g}" for name, threshold in _over(scores, thresholds)]
 
 
 def moderation_mode(sub: Submission, out: _Outcome) -> None:
