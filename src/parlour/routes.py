@@ -16,6 +16,7 @@ from parlour.comments.schemas import (
     CommentCreated,
     CommentOwn,
     CommentWithAncestors,
+    DraftChecked,
     Counts,
     ReactionState,
     RepliesPage,
@@ -79,6 +80,14 @@ ROUTES: list[Route] = [
         201,
         ["comments"],
         errors=(403, 404, 409, 413, 415, 422),
+    ),
+    Route(
+        "POST",
+        f"{API}/comments:check",
+        comments.check_draft,
+        DraftChecked,
+        tags=["comments"],
+        errors=(404, 413, 415, 422, 429),
     ),
     Route(
         "PATCH",

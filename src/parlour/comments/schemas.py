@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -35,6 +36,30 @@ class CommentCreate(Strict):
     parent_id: int | None = Field(None, ge=1)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
     author: AuthorIn | None = Field(None, description="Required unless signed in (Authorization: Bearer).")
+    nudge: Literal["revised", "ignored"] | None = Field(
+        None,
+        description="The widget's nudge was shown for this draft: the writer then revised it, or posted it as it was.",
+    )
+
+
+class DraftCheck(Strict):
+    site: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
+
+
+class DraftHighlight(BaseModel):
+    start: int
+    end: int
+    reason: str = Field(description="A model category (e.g. INSULT), or banned / suspect for the site's word lists.")
+
+
+class DraftChecked(BaseModel):
+    decision: Literal["publish", "flag", "hold", "reject"] = Field(
+        description="What the content rules would do: publish; publish but flag for review; hold; reject."
+    )
+    text: str = Field(description="The draft as it would be stored; highlight offsets refer to it.")
+    categories: list[str] = Field(description="Model categories over the site's thresholds.")
+    highlights: list[DraftHighlight]
 
 
 class CommentUpdate(Strict):

@@ -23,6 +23,9 @@ from parlour.comments.schemas import (
     CommentOwn,
     CommentPublic,
     CommentWithAncestors,
+    DraftCheck,
+    DraftChecked,
+    DraftHighlight,
     ReactionState,
     ReportCreate,
 )
@@ -58,7 +61,7 @@ from parlour.errors import (
 from parlour.identity.readers import Reader
 from parlour.infra.clientip import reader_key
 from parlour.infra.ratelimit import RateLimiter
-from parlour.moderation import intake, wordrules
+from parlour.moderation import intake, nudge, wordrules
 from parlour.moderation.pipeline import decide
 from parlour.moderation.surge import surge_guard
 from parlour.scoring.protocol import Scorer
@@ -126,7 +129,7 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             )
             comment.status = decision.status
             comment.flagged = decision.flagged
-            comment.moderation_reasons = decision.reasons
+            comment.moderation_reasons = decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else [])
             comment.moderation_scores = scores.as_json()
             comment.reader_key = poster.reader_key
             comment.body_hash = wordrules.fingerprint(body)
@@ -145,6 +148,23 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
     raised: list[Any] = [posted, events.StoryChanged(site.id, story.id, story.url)]
     return WriteResult(created, raised + ([surge] if surge else []))
+
+
+def check_draft(*, db: Database, scorer: Scorer, data: DraftCheck, context: PostContext) -> DraftChecked:
+    """The nudge: what the content rules would do with a draft, and the words to highlight. Stores nothing."""
+    with db.read() as session:
+        site = get_site(session=session, slug=data.site)
+        settings = site_settings(site)
+    body = _valid_body(data.body, settings)
+    reader = reader_key(secret_key=context.secret_key, site_id=site.id, address=context.client_address)
+    intake.check_draft_rate(limiter=context.limiter, site=site, reader_key=reader)
+    found = nudge.verdict(settings=settings, scores=scorer.score(body), matches=nudge.word_matches(settings, body))
+    return DraftChecked(
+        decision=found.decision,
+        text=body,
+        categories=found.categories,
+        highlights=[DraftHighlight(start=h.start, end=h.end, reason=h.reason) for h in found.highlights],
+    )
 
 
 def edit_comment(

@@ -17,6 +17,8 @@ from parlour.comments.schemas import (
     CommentUpdate,
     CommentWithAncestors,
     Counts,
+    DraftCheck,
+    DraftChecked,
     ReactionState,
     RepliesPage,
     ReportCreate,
@@ -150,6 +152,14 @@ def post_comment(
     state.bus.publish(result.events)
     created: CommentCreated = result.value
     return created
+
+
+def check_draft(request: Request, state: State, data: DraftCheck) -> DraftChecked:
+    """The nudge: would this draft be held, and which words would hold it? Nothing is stored."""
+    context = service.PostContext(
+        secret_key=state.settings.secret_key, limiter=state.limiter, client_address=_client_address(request, state)
+    )
+    return service.check_draft(db=state.db, scorer=state.scorer, data=data, context=context)
 
 
 def edit_comment(

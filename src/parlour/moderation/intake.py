@@ -20,6 +20,7 @@ from parlour.sites.schemas import ModerationMode, SiteSettings
 
 FLOOD_WINDOW = timedelta(minutes=10)
 RATE_WINDOW_SECONDS = 60.0
+DRAFT_CHECKS_PER_MINUTE = 30
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ def check_rate_limits(*, limiter: RateLimiter, settings: SiteSettings, site: Sit
                 f"Too many comments {whose}: at most {limit} a minute. Try again shortly.",
                 retry_after=decision.retry_after_seconds,
             )
+
+
+def check_draft_rate(*, limiter: RateLimiter, site: Site, reader_key: str) -> None:
+    """Drafts are scored for the nudge: generous for a writer, a wall for a script probing the word lists."""
+    decision = limiter.hit(f"draft:net:{site.id}:{reader_key}", limit=DRAFT_CHECKS_PER_MINUTE, window_seconds=60.0)
+    if not decision.allowed:
+        raise RateLimited(
+            "Too many draft checks from your network. Try again shortly.", retry_after=decision.retry_after_seconds
+        )
 
 
 def find_author(*, session: Session, site: Site, identity: str) -> Author | None:
