@@ -61,7 +61,7 @@ from parlour.errors import (
 from parlour.identity.readers import Reader
 from parlour.infra.clientip import reader_key
 from parlour.infra.ratelimit import RateLimiter
-from parlour.moderation import intake, nudge, wordrules
+from parlour.moderation import intake, nudge
 from parlour.moderation.pipeline import decide
 from parlour.moderation.surge import surge_guard
 from parlour.scoring.protocol import Scorer
@@ -132,7 +132,7 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             comment.moderation_reasons = decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else [])
             comment.moderation_scores = scores.as_json()
             comment.reader_key = poster.reader_key
-            comment.body_hash = wordrules.fingerprint(body)
+            comment.body_hash = submission.body_hash
             token = _assign_token(session, comment, site, context, request_hash)
             count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
             surge = surge_guard(session=session, story=story, settings=settings, status=decision.status)
@@ -199,7 +199,7 @@ def edit_comment(
         comment.moderation_reasons = decision.reasons
         comment.moderation_scores = scores.as_json()
         comment.flagged = decision.flagged
-        comment.body_hash = wordrules.fingerprint(clean)
+        comment.body_hash = submission.body_hash
         set_status(session, comment, decision.status)
         bump_story(session, comment.story_id)
         result = _own(session, comment, settings)

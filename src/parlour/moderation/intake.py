@@ -101,6 +101,7 @@ def gather(
         ),
         site_repeats=_site_repeats(session, site, fingerprint, now - FLOOD_WINDOW),
         scores=scores,
+        body_hash=fingerprint,
     )
 
 

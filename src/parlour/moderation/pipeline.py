@@ -56,6 +56,8 @@ class Submission:
     author_repeats: int = 0
     site_repeats: int = 0
     scores: Scores = field(default_factory=Scores)
+    # The folded text's fingerprint, stored with the comment for later duplicate checks (computed once).
+    body_hash: str = ""
     # Edits skip the phases that guard the act of posting (slow mode, duplicates) but not the content checks.
     is_edit: bool = False
 

@@ -90,6 +90,8 @@ class WordRules:
 
     def find(self, text: str) -> list[WordMatch]:
         """Every rule in `text`, whole words only, ordered by position; overlapping matches are all reported."""
+        if not self._rules:
+            return []  # most sites keep no lists: skip folding the text
         found: dict[tuple[int, int, int], None] = {}  # (rule, start, end), in the order found
         folded = fold_units(text)
         self._scan(folded, found)
