@@ -52,6 +52,15 @@ class TestPosting:
         assert "secret@reader.example" not in client.get(f"/api/v1/comments/{created['id']}").text
         assert "secret@reader.example" not in str(thread(client))
 
+    def test_someone_elses_email_does_not_rename_their_comments(self, client: TestClient, site: SiteInfo) -> None:
+        # An e-mail address proves nothing: typing Ann's under another name must not touch Ann's comments.
+        ann = post(client, "Ann's view.", name="Ann", email="ann@reader.example")
+        post(client, "Not Ann at all.", name="Mallory", email="ann@reader.example")
+        again = post(client, "Ann again.", name="Ann", email="ANN@reader.example")
+        names = {c["id"]: c["author"]["name"] for c in thread(client, sort="oldest")["comments"]}
+        assert names[ann["id"]] == "Ann" and names[again["id"]] == "Ann"
+        assert sorted(names.values()) == ["Ann", "Ann", "Mallory"]
+
     def test_url_outside_origins_is_refused_and_nothing_stored(
         self, client: TestClient, site: SiteInfo, db: Database
     ) -> None:

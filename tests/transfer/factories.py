@@ -73,6 +73,7 @@ class Post:
     name: str = "Reader"
     email: str | None = None
     username: str | None = None
+    website: str | None = None
     deleted: bool = False
     spam: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -97,6 +98,7 @@ def disqus_thread(thread: Thread) -> str:
 def disqus_post(post: Post) -> str:
     email = f"      <email>{escape(post.email)}</email>\n" if post.email else ""
     username = f"      <username>{escape(post.username)}</username>\n" if post.username else ""
+    username += f"      <link>{escape(post.website)}</link>\n" if post.website else ""
     parent = f"    <parent dsq:id={quoteattr(post.parent)} />\n" if post.parent else ""
     extra = "".join(f"    <{k}>{escape(v)}</{k}>\n" for k, v in post.extra.items())
     return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,11 +12,11 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from parlour.db.engine import Database
-from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Story
+from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Site, Story
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.importer import ALREADY, OUTSIDE, import_comments
 from parlour.transfer.records import MalformedFile, Record
-from tests.conftest import ORIGIN, SiteInfo, post
+from tests.conftest import ORIGIN, SECRET, SiteInfo, create_test_site, post
 from tests.transfer.checks import assert_consistent, table_counts
 from tests.transfer.factories import Post, Thread, disqus_file, disqus_post
 
@@ -129,6 +130,19 @@ def test_authors_are_not_matched_when_not_allowed(
     assert by_source(db)["p1"].author_id != live_author
 
 
+def test_a_reader_who_comments_again_continues_their_imported_history(
+    db: Database, site: SiteInfo, client: TestClient, export: Path
+) -> None:
+    import_comments(db=db, reader=DisqusReader(export), site_slug="courier", secret_key=SECRET)
+    imported_author = by_source(db)["p1"].author_id
+    live = post(client, "Back after the move.", name="Ann", email="ANN@mail.example")
+    with db.read() as session:
+        assert session.get(Comment, live["id"]).author_id == imported_author  # type: ignore[union-attr]
+    # And the other way: importing again into a site where she has posted since changes nothing.
+    again = import_comments(db=db, reader=DisqusReader(export), site_slug="courier", secret_key=SECRET)
+    assert sum(again.created.values()) == 0
+
+
 def test_importing_twice_creates_nothing_new(db: Database, site: SiteInfo, export: Path) -> None:
     import_comments(db=db, reader=DisqusReader(export), site_slug="courier")
     before = table_counts(db)
@@ -229,4 +243,70 @@ def test_tombstones_come_alive_through_later_batches(db: Database, site: SiteInf
     import_comments(db=db, reader=DisqusReader(export), site_slug="courier", batch_size=3)
     comments = by_source(db)
     assert comments["a"].reply_count == 1 and comments["b"].reply_count == 1
+    assert_consistent(db)
+
+
+def test_a_gzipped_export_is_read_as_it_is_sent(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    plain = small_export(tmp_path / "disqus.xml")
+    packed = tmp_path / "disqus.xml.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    seen: list[tuple[int, int]] = []
+
+    class Recording:
+        def update(self, *, done: int, total: int, counts: dict[str, int]) -> None:
+            seen.append((done, total))
+
+    report = import_comments(db=db, reader=DisqusReader(packed), site_slug="courier", progress=Recording())
+    assert report.created["comments"] == 10
+    assert seen[-1] == (packed.stat().st_size, packed.stat().st_size)  # progress in the file's own bytes
+    damaged = tmp_path / "damaged.xml.gz"
+    damaged.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    before = table_counts(db)
+    with pytest.raises(MalformedFile, match=r"damaged\.xml\.gz is a damaged gzip file"):
+        import_comments(db=db, reader=DisqusReader(damaged), site_slug="courier")
+    assert table_counts(db) == before
+
+
+def test_replies_to_spam_or_held_comments_stay_visible(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path
+) -> None:
+    posts = [
+        Post("a", "t", "<p>Visible</p>"),
+        Post("s", "t", "<p>Spam</p>", parent="a", spam=True),
+        Post("r", "t", "<p>Answer to the spam</p>", parent="s"),
+        Post("h", "t", "<p>Held</p>", extra={"isApproved": "false"}),
+        Post("q", "t", "<p>Answer to the held one</p>", parent="h"),
+    ]
+    export = disqus_file(tmp_path / "d.xml", [Thread("t", ARTICLE)], posts)
+    report = import_comments(db=db, reader=DisqusReader(export), site_slug="courier")
+    comments = by_source(db)
+    assert comments["r"].parent_id == comments["a"].id and comments["r"].depth == 1
+    assert comments["q"].parent_id is None and comments["q"].depth == 0
+    assert sum("spam or awaiting moderation" in note for note in report.notes) == 2
+    page = client.get("/api/v1/threads", params={"site": "courier", "url": ARTICLE, "sort": "oldest"}).json()
+    shown = [c["html"] for c in page["comments"]] + [r["html"] for c in page["comments"] for r in c["replies"]]
+    assert sorted(shown) == ["<p>Answer to the held one</p>", "<p>Answer to the spam</p>", "<p>Visible</p>"]
+    assert page["total"] == 3
+    assert_consistent(db)
+
+
+def test_worker_processes_give_the_same_import(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    serial_site = create_test_site(db, slug="serial")
+    assert serial_site.slug == "serial"
+    export = small_export(tmp_path / "disqus.xml")
+    one = import_comments(db=db, reader=DisqusReader(export), site_slug="serial")
+    two = import_comments(db=db, reader=DisqusReader(export), site_slug="courier", jobs=2, batch_size=3)
+    assert (one.created, one.skipped, one.notes) == (two.created, two.skipped, two.notes)
+
+    def shape(slug: str) -> dict[str, tuple[object, ...]]:
+        with db.read() as session:
+            rows = session.execute(
+                select(ImportedItem.source_id, Comment.body, Comment.html, Comment.status, Comment.depth)
+                .join(Comment, Comment.id == ImportedItem.target_id)
+                .join(Site, Site.id == Comment.site_id)
+                .where(ImportedItem.kind == "comment", Site.slug == slug)
+            ).all()
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    assert shape("courier") == shape("serial") and len(shape("courier")) == 10
     assert_consistent(db)

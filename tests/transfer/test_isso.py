@@ -80,3 +80,15 @@ def test_not_an_isso_database(db: Database, site: SiteInfo, tmp_path: Path) -> N
     with pytest.raises(MalformedFile, match="not an Isso database"):
         import_comments(db=db, reader=IssoReader(other, origin=ORIGIN), site_slug="courier")
     assert table_counts(db) == before
+
+
+def test_isso_dry_run_matches_the_import_and_writes_nothing(
+    db: Database, site: SiteInfo, isso_database: IssoData
+) -> None:
+    before = table_counts(db)
+    dry = import_comments(
+        db=db, reader=IssoReader(isso_database.path, origin=ORIGIN), site_slug="courier", dry_run=True
+    )
+    assert table_counts(db) == before
+    real = import_comments(db=db, reader=IssoReader(isso_database.path, origin=ORIGIN), site_slug="courier")
+    assert (dry.created, dry.skipped) == (real.created, real.skipped) and dry.created["comments"] == 7

@@ -83,3 +83,14 @@ def test_wordpress_malformed_file_changes_nothing(db: Database, site: SiteInfo, 
     with pytest.raises(MalformedFile, match="not well-formed"):
         import_comments(db=db, reader=WordPressReader(broken), site_slug="courier")
     assert table_counts(db) == before
+
+
+def test_wordpress_dry_run_matches_the_import_and_writes_nothing(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    path = export(tmp_path / "wp.xml")
+    before = table_counts(db)
+    dry = import_comments(db=db, reader=WordPressReader(path), site_slug="courier", dry_run=True)
+    assert table_counts(db) == before
+    real = import_comments(db=db, reader=WordPressReader(path), site_slug="courier")
+    assert (dry.created, dry.skipped, dry.notes) == (real.created, real.skipped, real.notes)
+    again = import_comments(db=db, reader=WordPressReader(path), site_slug="courier")
+    assert sum(again.created.values()) == 0 and again.skipped["already imported"] == 6

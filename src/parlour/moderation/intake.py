@@ -32,11 +32,13 @@ class Poster:
 
 
 def identity_key(*, secret_key: str, site_id: int, reader_key: str, name: str, email: str | None) -> str:
-    """One author across posts: by e-mail when given, else by reader (network) and display name.
+    """One author across posts: by e-mail and display name when an e-mail is given, else by reader (network) and name.
 
-    The name is kept as written: an author's row carries one display name, and "Ann" and "ANN" are shown as typed.
+    The name is part of it because an e-mail address proves nothing here: keyed by the address alone, anyone typing
+    someone else's address would rename all of that person's comments. The name is kept as written: an author's
+    row carries one display name, and "Ann" and "ANN" are shown as typed.
     """
-    who = f"email\x00{email.lower()}" if email else f"reader\x00{reader_key}\x00{name}"
+    who = f"email\x00{email.lower()}\x00{name}" if email else f"reader\x00{reader_key}\x00{name}"
     message = f"author\x00{site_id}\x00{who}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -17,7 +16,7 @@ from rich.table import Table
 
 from parlour.db.engine import Database, connect
 from parlour.errors import ParlourError
-from parlour.settings import load_settings
+from parlour.settings import Settings, load_settings
 from parlour.sites.service import get_site
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.export import export_site
@@ -28,6 +27,7 @@ from parlour.transfer.report import ImportReport
 from parlour.transfer.restore import is_export, restore_export
 from parlour.transfer.wordpress import WordPressReader
 
+_Connected = tuple[Database, Settings]
 import_app = typer.Typer(help="Import comments from Disqus, WordPress or Isso.", no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True)
@@ -35,6 +35,14 @@ errors = Console(stderr=True)
 File = Annotated[Path, typer.Argument(help="The export file (Isso: its SQLite database).", exists=True, dir_okay=False)]
 SiteSlug = Annotated[str, typer.Option("--site", help="The site to import into (its slug).")]
 DryRun = Annotated[bool, typer.Option(help="Read everything and say what would be created and skipped; write nothing.")]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Processes that convert and render comments (the slow part); writing stays one at a time.",
+    ),
+]
 MatchAuthors = Annotated[
     bool,
     typer.Option(help="Attribute comments to the site's anonymous authors with the same e-mail address."),
@@ -67,7 +75,7 @@ def _bar(description: str) -> Iterator[_Bar]:
 
 
 @contextmanager
-def _database() -> Iterator[Database]:
+def _database() -> Iterator[_Connected]:
     """The configured database; bad input, domain errors and malformed files become a message and an exit code."""
     try:
         settings = load_settings()
@@ -76,7 +84,7 @@ def _database() -> Iterator[Database]:
         raise typer.Exit(2) from exc
     db = connect(settings.database_url)
     try:
-        yield db
+        yield db, settings
     except MalformedFile as exc:
         errors.print(f"[red]Nothing imported:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -87,11 +95,21 @@ def _database() -> Iterator[Database]:
         db.dispose()
 
 
-def _run_import(reader: Reader, site: str, dry_run: bool, match_authors: bool, db: Database) -> None:
+def _run_import(
+    reader: Reader, site: str, dry_run: bool, match_authors: bool, jobs: int, connected: _Connected
+) -> None:
+    db, settings = connected
     verb = "Reading" if dry_run else "Importing"
     with _bar(f"{verb} {reader.source}") as bar:
         report = import_comments(
-            db=db, reader=reader, site_slug=site, dry_run=dry_run, match_authors=match_authors, progress=bar
+            db=db,
+            reader=reader,
+            site_slug=site,
+            dry_run=dry_run,
+            match_authors=match_authors,
+            secret_key=settings.secret_key,
+            progress=bar,
+            jobs=jobs,
         )
     print_report(report, reader.source, site)
 
@@ -121,17 +139,21 @@ def print_report(report: ImportReport, source: str, site: str) -> None:
 
 
 @import_app.command("disqus")
-def import_disqus(file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True) -> None:
+def import_disqus(
+    file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True, jobs: Jobs = 1
+) -> None:
     """Import a Disqus XML export (Admin > Moderation > Export)."""
-    with _database() as db:
-        _run_import(DisqusReader(file), site, dry_run, match_authors, db)
+    with _database() as connected:
+        _run_import(DisqusReader(file), site, dry_run, match_authors, jobs, connected)
 
 
 @import_app.command("wordpress")
-def import_wordpress(file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True) -> None:
+def import_wordpress(
+    file: File, site: SiteSlug, dry_run: DryRun = False, match_authors: MatchAuthors = True, jobs: Jobs = 1
+) -> None:
     """Import a WordPress export file (WXR, from Tools > Export)."""
-    with _database() as db:
-        _run_import(WordPressReader(file), site, dry_run, match_authors, db)
+    with _database() as connected:
+        _run_import(WordPressReader(file), site, dry_run, match_authors, jobs, connected)
 
 
 @import_app.command("isso")
@@ -144,17 +166,18 @@ def import_isso(
     ] = None,
     dry_run: DryRun = False,
     match_authors: MatchAuthors = True,
+    jobs: Jobs = 1,
 ) -> None:
     """Import an Isso SQLite database (its comments.db)."""
-    with _database() as db:
+    with _database() as connected:
         if origin is None:
-            with db.read() as session:
+            with connected[0].read() as session:
                 origins = [o for o in get_site(session=session, slug=site).allowed_origins if "*." not in o]
             if len(origins) != 1:
                 errors.print("[red]Isso stores paths, not URLs:[/red] name their origin with --origin.")
                 raise typer.Exit(2)
             origin = origins[0]
-        _run_import(IssoReader(file, origin=origin), site, dry_run, match_authors, db)
+        _run_import(IssoReader(file, origin=origin), site, dry_run, match_authors, jobs, connected)
 
 
 def export(
@@ -162,7 +185,7 @@ def export(
     output: Annotated[Path | None, typer.Option(help="The file to write (default: standard output).")] = None,
 ) -> None:
     """Export a site as JSON Lines: settings, stories, authors, comments, reactions, reports, audit log."""
-    with _database() as db, _bar("Exporting") as bar:
+    with _database() as (db, _settings), _bar("Exporting") as bar:
         if output is None:
             lines = export_site(db=db, site_slug=site, out=sys.stdout.buffer, progress=bar)
         else:
@@ -172,44 +195,45 @@ def export(
 
 
 def restore(
-    file: Annotated[Path, typer.Argument(help="A `parlour export` file, or a `parlour backup` file.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="A `parlour export` file, or a `parlour backup` file.", exists=True, dir_okay=False)
+    ],
     force: Annotated[bool, typer.Option(help="Backups only: replace a database that holds data.")] = False,
 ) -> None:
-    """Restore a site from its export into an empty database, or the whole database from a backup."""
+    """Rebuild a site from its export into an empty database, or the whole database from a backup."""
     if not is_export(file):
-        _restore_backup(file, force)
+        _restore_backup(file, force=force)
         return
-    with _database() as db, _bar("Restoring") as bar:
+    if force:
+        errors.print("[red]--force is for backups:[/red] an export restores only into an empty database.")
+        raise typer.Exit(2)
+    with _database() as (db, _settings), _bar("Restoring") as bar:
         result = restore_export(db=db, path=file, progress=bar)
     counts = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items())
     console.print(f"Restored site [bold]{result.site_slug}[/bold]: {counts}")
     console.print(f"New API key (shown once): {result.api_key}")
     if result.webhooks_rekeyed:
         console.print(f"{result.webhooks_rekeyed} webhook endpoint(s) got new signing secrets: tell their receivers.")
+    if result.sso_secret_reset:
+        console.print("The SSO shared secret is not exported: set it (`parlour site update SLUG --set sso_secret=…`).")
     for email in result.staff_without_password:
-        console.print(f"Staff account {email} was restored without a password: an admin must set one.")
+        console.print(
+            f"Staff account {email} was restored without a password and cannot sign in "
+            "(staff made with `parlour user create` before a restore keep their own account)."
+        )
 
 
-def _restore_backup(file: Path, force: bool) -> None:
-    try:
-        backup: Any = importlib.import_module("parlour.ops.backup")
-    except ModuleNotFoundError as exc:
-        if exc.name not in {"parlour.ops", "parlour.ops.backup"}:
-            raise
-        errors.print(f"[red]{file} is not a Parlour export[/red], and this installation cannot restore backups.")
-        raise typer.Exit(1) from exc
+def _restore_backup(file: Path, *, force: bool) -> None:
+    from parlour.ops.backup import BackupError, restore_backup
+
     try:
         settings = load_settings()
     except ValidationError as exc:
         errors.print(f"[red]Configuration error:[/red]\n{exc}")
         raise typer.Exit(2) from exc
-    failure = getattr(backup, "BackupError", Exception)
     try:
-        if force:
-            backup.restore_backup(file, settings.database_url, force=True)
-        else:
-            backup.restore_backup(file, settings.database_url)
-    except failure as exc:
+        restore_backup(file, settings.database_url, force=force)
+    except BackupError as exc:
         errors.print(f"[red]Restore failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print(f"Restored the database from the backup {file}")

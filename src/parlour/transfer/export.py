@@ -1,4 +1,4 @@
-"""`parlour export`: one site as JSON Lines (docs/export-format.md), streamed, in an order a restore can insert."""
+"""`parlour export`: one site as JSON Lines (README, "Moving in and out"), streamed, in the order restore inserts."""
 
 from __future__ import annotations
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html as html_entities
 import re
 import unicodedata
+import warnings
 from typing import Any, cast
 
+import nh3
+from bs4 import MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.exceptions import ParserRejectedMarkup
 from markdownify import BACKSLASH, MarkdownConverter
 
 from parlour.comments import markup
@@ -24,8 +29,20 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 
 
+# What markdownify's escape() acts on (escape_misc, escape_asterisks, escape_underscores): these characters, and
+# a digit before "." or ")". Text with neither, most prose, comes back unchanged without its six regex passes.
+_ESCAPED = frozenset("]\\&<`[>~=+|*_-#")
+_LIST_MARKER = re.compile(r"[0-9][.)]")
+
+
 class _SubsetConverter(MarkdownConverter):
     """markdownify with what Parlour cannot show turned into plain text instead of dropped or mangled."""
+
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        if _ESCAPED.isdisjoint(text) and _LIST_MARKER.search(text) is None:
+            return text
+        # markdownify's type stub leaves out its escape(); it is public in the code and documented.
+        return str(cast(Any, super()).escape(text, parent_tags))
 
     def convert_a(self, el: Any, text: str, parent_tags: set[str]) -> str:
         href = (el.get("href") or "").strip()
@@ -68,13 +85,14 @@ _converter = _SubsetConverter(
 
 
 def _escape(text: str, parent_tags: set[str]) -> str:
-    # markdownify's type stub leaves out its escape(); it is public in the code and documented.
-    return str(cast(Any, _converter).escape(text, parent_tags))
+    return _converter.escape(text, parent_tags)
 
 
 def _collapse(text: str) -> str:
-    # What markdownify does to the whitespace of a text node.
-    return _SPACES.sub(" ", _NEWLINES.sub("\n", text))
+    # What markdownify does to the whitespace of a text node; a no-op (and skipped) without these characters.
+    if "\n" in text or "\r" in text or "\t" in text or "  " in text:
+        return _SPACES.sub(" ", _NEWLINES.sub("\n", text))
+    return text
 
 
 def clean_text(text: str) -> str:
@@ -91,7 +109,16 @@ def html_to_markdown(html: str) -> str:
     if _PLAIN_PARAGRAPHS.fullmatch(html):
         paragraphs = (_collapse(clean_text(p)).strip() for p in _PARAGRAPH_TEXT.findall(html))
         return "\n\n".join(_escape(p, set()) for p in paragraphs if p)
-    converted = str(_converter.convert(html))
+    try:
+        with warnings.catch_warnings():
+            # A comment that starts like XML or a file name is still a comment: bs4's guesses do not apply.
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            converted = str(_converter.convert(html))
+    except ParserRejectedMarkup:
+        # Python's HTML parser gives up on some broken markup (`<![` and the like): keep the text, not the tags.
+        text = html_entities.unescape(nh3.clean(html, tags=set(), clean_content_tags=DROPPED))
+        return _escape(_collapse(clean_text(text)), set()).strip()
     return _BLANK_LINES.sub("\n\n", clean_text(converted)).strip()
 
 

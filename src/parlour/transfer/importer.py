@@ -15,16 +15,18 @@ it would have created in memory instead, since it writes nothing.
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import secrets
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from parlour.clock import utcnow
@@ -32,16 +34,19 @@ from parlour.comments import markup
 from parlour.db.engine import Database
 from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Site, Story
 from parlour.errors import InvalidInput
+from parlour.moderation import intake
 from parlour.sites.schemas import SiteSettings
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url, origin_allowed
-from parlour.transfer.placing import Node, count_listed, is_approved, place
+from parlour.transfer.placing import Node, count_listed, is_approved, place, shown_ancestor
 from parlour.transfer.prepare import Prepared, PreparedAuthor, prepare
 from parlour.transfer.records import Malformed, Reader, Skipped, SourceComment, SourceThread
 from parlour.transfer.report import ImportReport, NoProgress, Progress
 from parlour.transfer.serialise import table
 
 BATCH = 2000
+# Comments sent to a worker process at a time (--jobs): large enough that pickling is noise next to rendering.
+PREPARE_CHUNK = 100
 MAX_TITLE = 500
 # SQLite and PostgreSQL both take this many bound values in one IN list comfortably.
 LOOKUP_CHUNK = 1000
@@ -65,7 +70,9 @@ class _Batch:
 
 
 class _Import:
-    def __init__(self, *, db: Database, site: Site, reader: Reader, dry_run: bool, match_authors: bool) -> None:
+    def __init__(
+        self, *, db: Database, site: Site, reader: Reader, dry_run: bool, match_authors: bool, secret_key: str | None
+    ) -> None:
         self.db = db
         self.site_id = site.id
         self.origins = list(site.allowed_origins)
@@ -73,11 +80,15 @@ class _Import:
         self.source = reader.source
         self.dry_run = dry_run
         self.match_authors = match_authors
+        # With the server's secret, imported authors get the identity the live service gives an e-mail, so a
+        # reader who comments again with the same address continues their imported history.
+        self.secret_key = secret_key if match_authors else None
         self.report = ImportReport(dry_run=dry_run)
         self.threads: dict[str, SourceThread] = {}
         self.stories: dict[str, int | str] = {}  # thread id -> story id, or why its comments are skipped
         self.refused: dict[str, str] = {}  # thread id -> its URL, when off the site's origins or invalid
         self.next_temp = -1
+        self.pool: ProcessPoolExecutor | None = None
         # Dry runs only: what would have been created, standing in for the rows a real run reads back.
         self.planned: dict[str, Node] = {}
         self.planned_nodes: dict[int, Node] = {}
@@ -85,7 +96,18 @@ class _Import:
 
     # --- the flow ------------------------------------------------------------------------------------
 
-    def run(self, reader: Reader, progress: Progress, batch_size: int) -> ImportReport:
+    def run(self, reader: Reader, progress: Progress, batch_size: int, jobs: int) -> ImportReport:
+        if jobs <= 1:
+            return self._run(reader, progress, batch_size)
+        # spawn, not fork: the parent holds database connections and (in the CLI) a progress thread.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            self.pool = pool
+            try:
+                return self._run(reader, progress, batch_size)
+            finally:
+                self.pool = None
+
+    def _run(self, reader: Reader, progress: Progress, batch_size: int) -> ImportReport:
         with tempfile.TemporaryFile() as spill:
             pending: list[SourceComment] = []
             deferred = 0
@@ -139,12 +161,16 @@ class _Import:
             return []
         with self.db.read() as session:
             done = self._imported(session, "comment", [r.source_id for r in records])
-        prepared: list[Prepared] = []
+        todo: list[SourceComment] = []
         for record in records:
             if record.source_id in done:
                 self.report.skip(ALREADY, record.position)
-                continue
-            result = prepare(record)  # rendering is the slow part: done before taking the write lock
+            else:
+                todo.append(record)
+        prepared: list[Prepared] = []
+        # Rendering is the slow part: done before taking the write lock, in worker processes when there are some.
+        results = self.pool.map(prepare, todo, chunksize=PREPARE_CHUNK) if self.pool else map(prepare, todo)
+        for result in results:
             if isinstance(result, Malformed):
                 self.report.skip(f"malformed: {result.reason}", result.position)
             else:
@@ -206,7 +232,12 @@ class _Import:
                 elif found.story_id != story:
                     self.report.note(f"{record.position}: its parent is on another article; imported top-level")
                 else:
-                    parent = load(found.id)
+                    parent = shown_ancestor(load(found.id), load)
+                    if parent is None or parent.id != found.id:
+                        self.report.note(
+                            f"{record.position}: its parent is spam or awaiting moderation, which readers never "
+                            "see; attached to the nearest comment they do see (or top-level)"
+                        )
             if record.note:
                 self.report.note(f"{record.position}: {record.note}")
             seen.add(record.source_id)
@@ -277,7 +308,7 @@ class _Import:
                 # Only anonymous authors: an imported, unverified e-mail must never reach a signed-in account.
                 rows = session.execute(
                     select(Author.email, Author.id)
-                    .where(Author.site_id == self.site_id, Author.email.in_(chunk), Author.external_id.is_(None))
+                    .where(Author.site_id == self.site_id, Author.external_id.is_(None), Author.email.in_(chunk))
                     .order_by(Author.id)
                 )
                 for email, author_id in rows:
@@ -338,20 +369,15 @@ class _Import:
     def _write(self, session: Session, plan: _Batch) -> None:
         now = utcnow()
         authors = self._insert_authors(session, plan, now)
-        real: dict[int, int] = {}
-        remaining = list(range(len(plan.comments)))
-        while remaining:
-            # Parents first: a generation is every comment whose parent is stored already.
-            ready: list[int] = []
-            later: list[int] = []
-            for index in remaining:
-                parent = plan.comments[index][1].parent_id
-                (ready if parent is None or parent > 0 or parent in real else later).append(index)
-            rows = [self._comment_row(plan.comments[i], authors[i], real, now) for i in ready]
-            ids = session.scalars(insert(Comment).returning(Comment.id, sort_by_parameter_order=True), rows).all()
-            for index, new_id in zip(ready, ids, strict=True):
-                real[plan.comments[index][1].id] = int(new_id)
-            remaining = later
+        # Ids are taken up front, so every comment of the batch goes in one plain executemany: an INSERT with
+        # RETURNING per generation of replies cost more than the rest of the write together.
+        ids = _allocate_ids(session, "comments", len(plan.comments))
+        real = {node.id: new_id for (_item, node, _author), new_id in zip(plan.comments, ids, strict=True)}
+        # A parent in the batch comes before its replies in plan.comments (it was planned first), so rows in
+        # this order never refer to one not inserted yet.
+        rows = [self._comment_row(c, authors[i], real, now) | {"id": ids[i]} for i, c in enumerate(plan.comments)]
+        if rows:
+            session.execute(insert(table("comments")), rows)
         if plan.reply_growth:
             # Core tables, not ORM classes: an executemany UPDATE with the counts added in SQL.
             comments = table("comments").c
@@ -382,10 +408,9 @@ class _Import:
         lone = [i for i, (_item, _node, author) in enumerate(plan.comments) if author == ""]
         rows = [self._author_row(plan.new_authors[k], now) for k in keys]
         rows += [self._author_row(plan.comments[i][0].author, now) for i in lone]
-        ids: list[int] = []
+        ids = _allocate_ids(session, "authors", len(rows))
         if rows:
-            returning = insert(Author).returning(Author.id, sort_by_parameter_order=True)
-            ids = [int(i) for i in session.scalars(returning, rows)]
+            session.execute(insert(table("authors")), [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
         keyed = dict(zip(keys, ids, strict=False))
         if keyed:
             session.execute(insert(ImportedItem), [self._item_row("author", k, i, now) for k, i in keyed.items()])
@@ -423,8 +448,15 @@ class _Import:
             "reviewed_at": None if record.status == CommentStatus.PENDING else now,
         }
 
+    def _identity(self, author: PreparedAuthor) -> str:
+        assert self.secret_key is not None
+        return intake.identity_key(
+            secret_key=self.secret_key, site_id=self.site_id, reader_key="", name=author.name, email=author.email
+        )
+
     def _author_row(self, author: PreparedAuthor, now: datetime) -> dict[str, Any]:
         return {
+            "identity_key": self._identity(author) if self.secret_key and author.email else None,
             "site_id": self.site_id,
             "display_name": author.name,
             "email": author.email,
@@ -460,6 +492,23 @@ def _to_node(row: tuple[Any, ...]) -> Node:
     return Node(int(comment_id), int(story_id), parent_id, int(depth), CommentStatus(status), int(reply_count))
 
 
+def _allocate_ids(session: Session, name: str, count: int) -> list[int]:
+    """`count` new ids for a table, taken inside the write transaction."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+            {"table": name, "count": count},
+        )
+        return [int(value) for (value,) in rows]
+    # SQLite: the transaction began with BEGIN IMMEDIATE and holds the only write lock, so nobody else can
+    # insert between this read and our insert; the ids are the ones SQLite itself would have given.
+    t = table(name)
+    start = int(session.scalar(select(func.max(t.c.id))) or 0)
+    return list(range(start + 1, start + count + 1))
+
+
 def _chunks(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), LOOKUP_CHUNK):
         yield values[start : start + LOOKUP_CHUNK]
@@ -478,12 +527,15 @@ def import_comments(
     site_slug: str,
     dry_run: bool = False,
     match_authors: bool = True,
+    secret_key: str | None = None,
     progress: Progress | None = None,
     batch_size: int = BATCH,
+    jobs: int = 1,
 ) -> ImportReport:
     """Import a source into a site: check the whole input first, then import it a batch at a time."""
+    # jobs > 1: that many worker processes convert and render comments; writing stays in this one.
     reader.check()
     with db.read() as session:
         site = get_site(session=session, slug=site_slug)
-    job = _Import(db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors)
-    return job.run(reader, progress or NoProgress(), batch_size)
+    job = _Import(db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors, secret_key=secret_key)
+    return job.run(reader, progress or NoProgress(), batch_size, jobs)

@@ -29,6 +29,18 @@ def place(parent: Node | None, max_depth: int, load: Callable[[int], Node]) -> t
     return parent, attach_depth(parent.depth if parent else None, max_depth)
 
 
+# Comments readers never see, whatever their replies: a reply under one would be hidden with it. Live, nobody
+# can reply to them; imports can hold such replies (a reply to a comment Disqus later marked as spam).
+HIDDEN = frozenset({CommentStatus.PENDING, CommentStatus.REJECTED})
+
+
+def shown_ancestor(parent: Node | None, load: Callable[[int], Node]) -> Node | None:
+    """The nearest comment at or above `parent` that is not hidden; None: the reply goes top-level."""
+    while parent is not None and parent.status in HIDDEN:
+        parent = load(parent.parent_id) if parent.parent_id is not None else None
+    return parent
+
+
 def count_listed(node: Node, load: Callable[[int], Node], changed: Counter[int]) -> None:
     """A new comment: if readers see it, count it on its parent, and up the chain while tombstones come alive.
 

@@ -1,7 +1,9 @@
 """`parlour restore` of an export: one transaction into an empty database, keeping every id.
 
 Ids are kept so that a restored site exports to the same bytes and every reference (parents, authors, the
-audit log) stays true without remapping. That needs a database without those ids, hence an empty one. One
+audit log) stays true without remapping. That needs a database without those ids, hence an empty one: a
+database holding any site, story, author or comment is refused before anything is read. Staff accounts may
+exist already (the admin who runs the restore); the export's staff are matched to them by e-mail. One
 transaction: a restore that fails half-way (a bad line, a clash) leaves the database as it was.
 """
 
@@ -26,8 +28,9 @@ from parlour.transfer.export import FORMAT, SECTIONS, VERSION
 from parlour.transfer.report import NoProgress, Progress
 from parlour.transfer.serialise import column_values, table
 
+HEADER_LIMIT = 64 * 1024  # an export's header line is far shorter; a backup's first "line" may be anything
+
 WRITE_CHUNK = 2000
-HEADER_LIMIT = 64 * 1024
 # Not an argon2 hash, so no password matches it: restored staff need a new password from an admin.
 NO_PASSWORD = "!restored"  # noqa: S105 - a marker that matches no password, not a secret
 
@@ -39,10 +42,13 @@ class RestoreResult:
     counts: Counter[str] = field(default_factory=Counter)
     staff_without_password: list[str] = field(default_factory=list)
     webhooks_rekeyed: int = 0
+    # The site's SSO shared secret is not exported: a new random one refuses every token until it is set again.
+    sso_secret_reset: bool = False
 
 
 def is_export(path: Path) -> bool:
-    """Whether the file starts with a Parlour export's header line (any version)."""
+    """Whether the file starts with a Parlour export's header line (any version): `parlour restore` takes both
+    exports and `parlour backup` files, and tells them apart by this."""
     try:
         with path.open("rb") as file:
             first = file.readline(HEADER_LIMIT)
@@ -80,12 +86,15 @@ def restore_export(*, db: Database, path: Path, progress: Progress | None = None
         )
     try:
         with db.write() as session:
+            _refuse_non_empty(session)
             _restore_lines(session, lines, result, progress)
             _reset_sequences(session)
     except IntegrityError as exc:
-        raise Conflict(
-            "The database already holds rows with the export's ids; restore into an empty database. "
-            f"Nothing was restored. ({type(exc.orig).__name__})"
+        # The database was empty, so the file itself does not hold together: a repeated id, a missing field,
+        # or a row referring to one the file does not hold.
+        raise InvalidInput(
+            f"{path.name} does not hold together: {type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}. "
+            "Nothing was restored."
         ) from exc
     return result
 
@@ -137,6 +146,20 @@ def _restore_lines(
     progress.update(done=sum(result.counts.values()), total=0, counts=dict(result.counts))
 
 
+# What makes a database not empty for a restore: content whose ids the export's rows could clash with.
+CONTENT_TABLES = ("sites", "stories", "authors", "comments")
+
+
+def _refuse_non_empty(session: Session) -> None:
+    held = {name: int(session.scalar(select(func.count()).select_from(table(name))) or 0) for name in CONTENT_TABLES}
+    if any(held.values()):
+        found = ", ".join(f"{count:,} {name}" for name, count in held.items() if count)
+        raise Conflict(
+            f"The database is not empty (it holds {found}); restore rebuilds a site into an empty database. "
+            "Create a new database, run `parlour db upgrade` on it, and restore there. Nothing was restored."
+        )
+
+
 def _new_site(session: Session, values: dict[str, Any], result: RestoreResult) -> None:
     slug = values.get("slug")
     sites = table("sites").c
@@ -145,6 +168,12 @@ def _new_site(session: Session, values: dict[str, Any], result: RestoreResult) -
     result.site_slug = str(slug)
     result.api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     values["api_key_hash"] = hash_api_key(result.api_key)
+    settings = dict(values.get("settings") or {})
+    if settings.get("sso_algorithm") == "HS256" and not settings.get("sso_secret"):
+        # Fail closed: sign-in stays as configured, and no token verifies until an admin sets the real secret.
+        settings["sso_secret"] = secrets.token_urlsafe(48)
+        values["settings"] = settings
+        result.sso_secret_reset = True
 
 
 def _staff_by_email(session: Session, values: dict[str, Any]) -> int | None:

@@ -1,7 +1,8 @@
 """Rows as plain JSON-ready dicts, and back: the export, the restore and a reader's own data export use these.
 
-Every column is written (so new columns travel without changes here) except secrets: a site's API key hash,
-staff password hashes and webhook signing secrets. Times are ISO 8601 in UTC, bytes are hex, enums their value.
+Every column is written (so new columns travel without changes here) except secrets: a site's API key hash and
+its SSO shared secret, staff password hashes and webhook signing secrets. Times are ISO 8601 in UTC, bytes are
+hex, enums their value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ SECRETS: dict[str, frozenset[str]] = {
     "staff_users": frozenset({"password_hash"}),
     "webhook_endpoints": frozenset({"secret"}),
 }
+# Secrets inside a site's settings (JSON): the HS256 key publishers sign their readers' tokens with.
+SETTINGS_SECRETS = frozenset({"sso_secret"})
 
 
 def table(name: str) -> Table:
@@ -47,7 +50,10 @@ def _encode(value: Any) -> Any:
 
 
 def site_dict(row: Row) -> dict[str, Any]:
-    return _columns(table("sites"), row)
+    data = _columns(table("sites"), row)
+    settings = data.get("settings") or {}
+    data["settings"] = {k: v for k, v in settings.items() if k not in SETTINGS_SECRETS}
+    return data
 
 
 def story_dict(row: Row) -> dict[str, Any]:

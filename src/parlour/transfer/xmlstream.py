@@ -1,11 +1,17 @@
-"""Streaming XML for the importers: defusedxml's parser, elements cleared as they end, exact line numbers."""
+"""Streaming XML for the importers: defusedxml's parser, elements cleared as they end, exact line numbers.
+
+A file may be gzipped, as Disqus sends its exports: it is read through gzip as it streams, never unpacked.
+"""
 
 from __future__ import annotations
 
+import gzip
 import io
+import zlib
 from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 from defusedxml import DefusedXmlException
@@ -15,6 +21,7 @@ from parlour.transfer.records import MalformedFile
 
 CHUNK = 1 << 20
 LINE = "{urn:parlour}line"  # set on record elements: where they start in the file
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class _CountingFile(io.RawIOBase):
@@ -31,6 +38,24 @@ class _CountingFile(io.RawIOBase):
         data = self.raw.read(size)
         self.consumed += len(data)
         return data
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@contextmanager
+def open_xml(path: Path) -> Iterator[tuple[_Readable, _CountingFile]]:
+    """The file's XML bytes, unzipped if gzipped, and the counter of bytes read from the file itself."""
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        counting = _CountingFile(raw)
+        if not gzipped:
+            yield counting, counting
+            return
+        with gzip.GzipFile(fileobj=counting, mode="rb") as unzipped:
+            yield unzipped, counting
 
 
 class _LineBuilder(TreeBuilder):
@@ -55,7 +80,7 @@ def check_well_formed(path: Path) -> None:
     """Parse the whole file once, keeping nothing; raise MalformedFile with the line and column if it is not XML."""
     parser = SafeTree.DefusedXMLParser(target=_Nothing())
     try:
-        with path.open("rb") as file:
+        with open_xml(path) as (file, _counting):
             while chunk := file.read(CHUNK):
                 parser.feed(chunk)
         parser.close()
@@ -64,11 +89,13 @@ def check_well_formed(path: Path) -> None:
         raise MalformedFile(f"{path.name} is not well-formed XML at line {line}, column {column}: {exc}") from exc
     except DefusedXmlException as exc:
         raise MalformedFile(f"{path.name} declares XML entities, which are refused: {exc}") from exc
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise MalformedFile(f"{path.name} is a damaged gzip file: {exc}") from exc
 
 
 def root_tag(path: Path) -> str:
     """The tag of the document element, read from the start of the file."""
-    with path.open("rb") as file:
+    with open_xml(path) as (file, _counting):
         for _event, element in SafeTree.iterparse(file, events=("start",)):
             return str(element.tag)
     raise MalformedFile(f"{path.name} holds no XML element")
@@ -86,9 +113,9 @@ class XmlStream:
         builder = _LineBuilder(self.record_tags)
         parser = SafeTree.DefusedXMLParser(target=builder)
         builder.expat = parser.parser
-        with self.path.open("rb") as raw:
-            self.file = _CountingFile(raw)
-            yield from SafeTree.iterparse(self.file, events=("start", "end"), parser=parser)
+        with open_xml(self.path) as (file, counting):
+            self.file = counting
+            yield from SafeTree.iterparse(file, events=("start", "end"), parser=parser)
 
     def position(self) -> int:
         return self.file.consumed if self.file is not None else 0

@@ -1,0 +1,229 @@
+"""`parlour export` and `parlour restore` on both databases: the format, no secrets, refusals, the round trip."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from parlour.accounts.access import Staff
+from parlour.accounts.users import create_user
+from parlour.cli import app
+from parlour.db import migrate
+from parlour.db.engine import Database, connect
+from parlour.db.tables import Comment, Site, StaffRole, StaffUser, WebhookEndpoint
+from parlour.errors import Conflict, InvalidInput
+from parlour.moderation import actions
+from parlour.sites.service import hash_api_key
+from parlour.transfer.disqus import DisqusReader
+from parlour.transfer.export import FORMAT, SECTIONS, VERSION, export_site
+from parlour.transfer.importer import import_comments
+from parlour.transfer.restore import NO_PASSWORD, restore_export
+from tests.backup_support import empty_database
+from tests.conftest import SECRET, DatabaseUnderTest, SiteInfo, post
+from tests.transfer.checks import assert_consistent, table_counts
+from tests.transfer.test_disqus import small_export
+
+SSO_SECRET = "sso-shared-secret-" + "s" * 32
+WEBHOOK_SECRET = "whsec-" + "w" * 40
+PASSWORD = "correct horse battery staple"
+
+
+def populate(db: Database, client: TestClient, tmp_path: Path) -> None:
+    """A site with every kind of row the export carries: imported and live comments, reactions, reports, audit."""
+    import_comments(db=db, reader=DisqusReader(small_export(tmp_path / "disqus.xml")), site_slug="courier")
+    first = post(client, "Live comment with a [link](https://example.org).", name="Live", email="live@mail.example")
+    reply = post(client, "A reply.", parent_id=first["id"], name="Other")
+    assert client.put(f"/api/v1/comments/{first['id']}/reaction").status_code == 200
+    report = client.post(f"/api/v1/comments/{reply['id']}/reports", json={"reason": "spam", "message": "ads"})
+    assert report.status_code == 201, report.text
+    with db.write() as session:
+        site = session.scalar(select(Site).where(Site.slug == "courier"))
+        assert site is not None
+        site.settings = {**site.settings, "sso_algorithm": "HS256", "sso_secret": SSO_SECRET}
+        user = create_user(
+            session=session,
+            email="mod@courier.example",
+            display_name="Mod",
+            password=PASSWORD,
+            role=StaffRole.MODERATOR,
+            site_slugs=["courier"],
+        )
+        session.add(
+            WebhookEndpoint(
+                site_id=site.id,
+                url="https://hooks.example/parlour",
+                secret=WEBHOOK_SECRET,
+                events=["comment.posted"],
+                created_at=site.created_at,
+            )
+        )
+        staff = Staff.of(user)
+    with db.write() as session:
+        actions.reject(session=session, staff=staff, comment_id=reply["id"], reason="Advertising.")
+        actions.claim(session=session, staff=staff, comment_id=first["id"])
+
+
+def export_bytes(db: Database) -> bytes:
+    out = io.BytesIO()
+    export_site(db=db, site_slug="courier", out=out)
+    return out.getvalue()
+
+
+def lines(data: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in data.splitlines()]
+
+
+@pytest.fixture
+def empty_target(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Database]:
+    """A second, migrated database of the same backend with nothing in it."""
+    with empty_database(database.backend, tmp_path) as url:
+        migrate.upgrade(url)
+        target = connect(url)
+        try:
+            yield target
+        finally:
+            target.dispose()
+
+
+def test_export_is_versioned_json_lines_without_secrets(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path
+) -> None:
+    populate(db, client, tmp_path)
+    data = export_bytes(db)
+    records = lines(data)
+    assert records[0] == {"type": "header", "format": FORMAT, "version": VERSION}
+    kinds = {r["type"] for r in records[1:]}
+    assert kinds == {
+        "site",
+        "staff_user",
+        "story",
+        "author",
+        "comment",
+        "reaction",
+        "report",
+        "moderation_action",
+        "webhook_endpoint",
+        "imported_item",
+    }
+    (site_line,) = [r for r in records if r["type"] == "site"]
+    assert "api_key_hash" not in site_line and "sso_secret" not in site_line["settings"]
+    assert site_line["settings"]["sso_algorithm"] == "HS256"  # the configuration travels, its key does not
+    assert all("password_hash" not in r for r in records if r["type"] == "staff_user")
+    assert all("secret" not in r for r in records if r["type"] == "webhook_endpoint")
+    with db.read() as session:
+        hashes = [session.scalar(select(Site.api_key_hash)), session.scalar(select(StaffUser.password_hash))]
+    for secret in [SSO_SECRET, WEBHOOK_SECRET, PASSWORD, site.api_key, *hashes]:
+        assert secret and secret.encode() not in data
+    comments = [r for r in records if r["type"] == "comment"]
+    assert {c["status"] for c in comments} == {"approved", "rejected", "deleted", "removed"}
+    sources = {r["source_id"] for r in records if r["type"] == "imported_item" and r["kind"] == "comment"}
+    assert "p1" in sources  # where each imported comment came from
+
+
+def test_export_restore_export_is_identical(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    populate(db, client, tmp_path)
+    first = export_bytes(db)
+    path = tmp_path / "courier.jsonl"
+    path.write_bytes(first)
+
+    result = restore_export(db=empty_target, path=path)
+
+    assert export_bytes(empty_target) == first
+    exported_tables = {section.table for section in SECTIONS}
+    restored_counts, source_counts = table_counts(empty_target), table_counts(db)
+    assert {t: restored_counts[t] for t in exported_tables} == {t: source_counts[t] for t in exported_tables}
+    assert result.site_slug == "courier" and result.webhooks_rekeyed == 1 and result.sso_secret_reset
+    assert result.staff_without_password == ["mod@courier.example"]
+    assert result.counts["comment"] == sum(1 for r in lines(first) if r["type"] == "comment")
+    with empty_target.read() as session:
+        restored = session.scalar(select(Site))
+        assert restored is not None and restored.api_key_hash == hash_api_key(result.api_key)
+        assert restored.settings["sso_secret"] not in {None, SSO_SECRET}  # fails closed until it is set again
+        assert session.scalar(select(StaffUser.password_hash)) == NO_PASSWORD
+        assert session.scalar(select(WebhookEndpoint.secret)) != WEBHOOK_SECRET
+    assert_consistent(empty_target)
+    # New rows after a restore get new ids (PostgreSQL's sequences were moved past the restored ones).
+    with empty_target.write() as session:
+        top = session.scalar(select(Comment.id).order_by(Comment.id.desc()).limit(1))
+        clone = session.scalar(select(Comment).where(Comment.id == top))
+        assert clone is not None
+        session.expunge(clone)
+        values = {c.key: getattr(clone, c.key) for c in Comment.__table__.columns if c.key != "id"}
+        fresh = Comment(**values)
+        session.add(fresh)
+        session.flush()
+        assert fresh.id > (top or 0)
+
+
+def test_restore_refuses_a_database_that_holds_data(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path
+) -> None:
+    populate(db, client, tmp_path)
+    path = tmp_path / "courier.jsonl"
+    path.write_bytes(export_bytes(db))
+    before = table_counts(db)
+    with pytest.raises(Conflict, match=r"The database is not empty \(it holds 1 sites, \d+ stories"):
+        restore_export(db=db, path=path)
+    assert table_counts(db) == before
+
+
+def test_a_bad_export_is_refused_and_restores_nothing(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    populate(db, client, tmp_path)
+    good = export_bytes(db).splitlines()
+    before = table_counts(empty_target)
+
+    def refused(name: str, content: list[bytes], match: str) -> None:
+        path = tmp_path / name
+        path.write_bytes(b"\n".join(content) + b"\n")
+        with pytest.raises(InvalidInput, match=match):
+            restore_export(db=empty_target, path=path)
+        assert table_counts(empty_target) == before
+
+    refused("no-header.jsonl", good[1:], "not a Parlour export")
+    newer = orjson.dumps({"type": "header", "format": FORMAT, "version": VERSION + 1})
+    refused("newer.jsonl", [newer, *good[1:]], f"version {VERSION + 1}; this Parlour reads {VERSION}")
+    # A line broken near the end: everything before it was inserted in the same transaction, and is undone.
+    refused("broken.jsonl", [*good[:-2], b'{"type": "comment", "id": ', good[-1]], r"line \d+ is not JSON")
+    refused("unknown.jsonl", [*good, b'{"type": "wallet", "id": 1}'], "unknown type 'wallet'")
+    bad_field = orjson.dumps({**orjson.loads(good[-1]), "password": "x"})
+    refused("field.jsonl", [*good, bad_field], "unknown field")
+    dangling = [line for line in good if b'"type":"reaction"' not in line]
+    dangling.insert(len(dangling) - 1, orjson.dumps({"type": "reaction", "id": 999, "comment_id": 123456}))
+    refused("dangling.jsonl", dangling, "does not hold together")
+
+
+def test_the_commands_export_and_restore(
+    database: DatabaseUnderTest, db: Database, site: SiteInfo, client: TestClient, tmp_path: Path
+) -> None:
+    populate(db, client, tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "courier.jsonl"
+    env = {"PARLOUR_DATABASE_URL": database.url, "PARLOUR_SECRET_KEY": SECRET}
+    exported = runner.invoke(app, ["export", "--site", "courier", "--output", str(out)], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert lines(out.read_bytes())[0]["version"] == VERSION
+    refused = runner.invoke(app, ["restore", str(out)], env=env)
+    assert refused.exit_code == 1 and "The database is not empty" in refused.output
+    with empty_database(database.backend, tmp_path) as url:
+        migrate.upgrade(url)
+        restored = runner.invoke(app, ["restore", str(out)], env=env | {"PARLOUR_DATABASE_URL": url})
+        assert restored.exit_code == 0, restored.output
+        assert "Restored site courier" in restored.output and "New API key (shown once): pk_" in restored.output
+        assert "set it (`parlour site update" in restored.output
+        target = connect(url)
+        try:
+            assert export_bytes(target) == out.read_bytes()
+        finally:
+            target.dispose()
