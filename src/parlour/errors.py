@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from sqlite3 import SQLITE_FULL
 from typing import Any
 
 import orjson
@@ -157,6 +158,14 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def storage_full(error: BaseException | None) -> bool:
+    """The database refused a write for want of space: SQLITE_FULL (disk, or max_page_count), or PostgreSQL 53100."""
+    sqlite_code = getattr(error, "sqlite_errorcode", None)
+    return (isinstance(sqlite_code, int) and sqlite_code & 0xFF == SQLITE_FULL) or (
+        getattr(error, "sqlstate", None) == "53100"
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error the app can raise to problem+json, so no client ever sees HTML or a bare 500."""
 
@@ -188,8 +197,23 @@ def install(app: FastAPI) -> None:
             422, "Invalid input", "The request holds a value that cannot be stored.", slug="invalid-input"
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _exc: OverflowError) -> Response:
+        # SQLite's driver raises this, unwrapped, for an integer past 64 bits (an id in a path or a body); on
+        # PostgreSQL the same input is a DataError above. The client's input either way, never a 500.
+        return problem_response(422, "Invalid input", "A number in the request is out of range.", slug="invalid-input")
+
     @app.exception_handler(OperationalError)
     async def _unavailable(_request: Request, exc: OperationalError) -> Response:
+        if storage_full(exc.orig):
+            # Not the client's fault and not over in a moment like a busy database: an operator must free space.
+            log.error("database storage full: %s", exc.orig)
+            return problem_response(
+                507,
+                "Insufficient storage",
+                "The database has no room for this change; nothing was saved. Reading still works.",
+                slug="insufficient-storage",
+            )
         log.error("database unavailable: %s", exc.orig)
         return problem_response(
             503,

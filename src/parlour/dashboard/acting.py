@@ -2,55 +2,101 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from fastapi import Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from parlour.accounts.sessions import SignedIn
 from parlour.dashboard import forms
 from parlour.dashboard.auth import FormData
 from parlour.dashboard.render import is_htmx, redirect, render
+from parlour.errors import InvalidInput
+from parlour.events import EventBus
 from parlour.moderation import dashboard
 from parlour.moderation.actions import Outcome
+from parlour.moderation.queues import Queue
+from parlour.sites.schemas import SLUG_PATTERN
 from parlour.state import AppState
 
+_SLUG = re.compile(SLUG_PATTERN)
 
-def act(state: AppState, work: Callable[[Session], Outcome]) -> Outcome:
-    """Run one action in a write transaction; its events go out once it has committed."""
+
+@dataclass(frozen=True)
+class Reply:
+    """How to answer an action, read from its form and checked before anything changes."""
+
+    queue: Queue | None  # the queue the card was shown in: it stays only while it still belongs there
+    site: str | None  # the site the page is narrowed to, for its counts
+    comment_id: int | None  # an author action taken from a comment's card answers with that card
+    next: str  # where a plain form post returns to ("" for the default)
+
+
+def reply_of(state: AppState, who: SignedIn, form: FormData) -> Reply:
+    """Read and check the answer's fields first, so a bad one is refused before the action, not after it."""
+    queue = forms.queue_of(form)
+    site = form.get("site").strip() or None
+    if site is not None and not _SLUG.fullmatch(site):
+        raise InvalidInput("Unknown site.", field="site")
+    comment = form.get("comment").strip()
+    comment_id = forms.id_of(comment, field="comment") if comment else None
+    with state.db.read() as session:
+        dashboard.check_return(session=session, staff=who.staff, site=site, comment_id=comment_id)
+    return Reply(queue, site, comment_id, form.get("next"))
+
+
+# An action with every argument but the session: `partial(actions.approve, staff=…, comment_id=…)`.
+Work = Callable[..., Outcome]
+
+
+def act(state: AppState, who: SignedIn, work: Work, *, unclaimed: Sequence[int] = ()) -> Outcome:
+    """Run one action in a write transaction; its events go out once it has committed.
+
+    `unclaimed`: the comments the action decides on, refused while another moderator has claimed them.
+    """
+    return act_all(state, who, [work], unclaimed=unclaimed)[0]
+
+
+def act_all(state: AppState, who: SignedIn, works: Sequence[Work], *, unclaimed: Sequence[int] = ()) -> list[Outcome]:
+    """Several actions in one transaction: all of them happen, or none (a bulk action)."""
     with state.db.write() as session:
-        outcome = work(session)
-    state.bus.publish(outcome.events)
-    return outcome
+        dashboard.require_unclaimed(session=session, staff=who.staff, comment_ids=unclaimed)
+        outcomes = [work(session=session) for work in works]
+    publish(state.bus, outcomes)
+    return outcomes
+
+
+def publish(bus: EventBus, outcomes: Sequence[Outcome]) -> None:
+    for outcome in outcomes:
+        bus.publish(outcome.events)
 
 
 def after(
     request: Request,
     state: AppState,
     who: SignedIn,
-    form: FormData,
+    reply: Reply,
     comment_ids: list[int],
     outcomes: list[Outcome],
     message: str,
 ) -> Response:
     """htmx gets each item's new card (or its removal), fresh counts and a toast with Undo; a plain post a 303."""
-    queue = forms.queue_of(form)
     if not is_htmx(request):
         fallback = f"/admin/comments/{comment_ids[0]}" if len(comment_ids) == 1 else "/admin"
-        return redirect(forms.next_of(form, fallback))
-    site = form.get("site") or None
+        return redirect(forms.safe_return(reply.next, fallback))
     with state.db.read() as session:
-        after = dashboard.after_action(
-            session=session, staff=who.staff, comment_ids=comment_ids, queue=queue, site=site
+        answer = dashboard.after_action(
+            session=session, staff=who.staff, comment_ids=comment_ids, queue=reply.queue, site=reply.site
         )
     context = {
-        "after": after,
-        "scope": after.scope,
-        "counts": after.counts,
-        "queue": queue,
-        "site": site,
-        "current": queue.value if queue else "",
+        "after": answer,
+        "scope": answer.scope,
+        "counts": answer.counts,
+        "queue": reply.queue,
+        "site": reply.site,
+        "current": reply.queue.value if reply.queue else "",
         "message": message,
         "undo_ids": [o.action_id for o in outcomes],
     }

@@ -24,6 +24,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FIELDS = 500
+# How long a sign-in form stays valid: a form left open longer is refused and shown again with a fresh token.
+LOGIN_FORM_SECONDS = 3600
 # Loopback hosts count as secure contexts: browsers keep Secure cookies set over plain http there.
 _LOOPBACK = {"localhost", "127.0.0.1", "[::1]"}
 
@@ -49,8 +51,38 @@ def cookie_policy(settings: Settings) -> CookiePolicy:
     return CookiePolicy("parlour_session", secure=False)
 
 
+def login_cookie_name(settings: Settings) -> str:
+    """The sign-in form's own CSRF cookie, named like the session cookie (`__Host-` where browsers accept it)."""
+    policy = cookie_policy(settings)
+    return policy.name.replace("parlour_session", "parlour_login")
+
+
 def session_token(request: Request, settings: Settings) -> str | None:
     return request.cookies.get(cookie_policy(settings).name)
+
+
+def set_login_cookie(response: Response, settings: Settings, token: str) -> None:
+    """The sign-in form's token, echoed by the form: another site can neither read nor set it (login CSRF)."""
+    response.set_cookie(
+        login_cookie_name(settings),
+        token,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/",
+        secure=cookie_policy(settings).secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_login_cookie(response: Response, settings: Settings) -> None:
+    secure = cookie_policy(settings).secure
+    response.delete_cookie(login_cookie_name(settings), path="/", secure=secure, httponly=True, samesite="strict")
+
+
+def login_form_matches(request: Request, settings: Settings, form: FormData) -> bool:
+    """The form's token is the one this browser's login cookie holds."""
+    expected = request.cookies.get(login_cookie_name(settings))
+    return bool(expected) and sessions.csrf_matches(expected or "", form.get(CSRF_FIELD) or None)
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:

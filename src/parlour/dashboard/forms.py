@@ -13,6 +13,8 @@ from parlour.sites.schemas import ModerationMode
 REJECT_REASONS = ("Abuse", "Spam", "Off-topic", "Dehumanising language", "Threat", "Personal information")
 MAX_TEXT = 1000
 MAX_BULK = 100
+# Ids are BIGINT on PostgreSQL; a longer number is no id at all.
+MAX_ID = 2**63 - 1
 
 
 def reason_of(form: FormData) -> str:
@@ -35,7 +37,11 @@ def queue_of(form: FormData) -> Queue | None:
 
 def next_of(form: FormData, fallback: str) -> str:
     """Where a plain (script-less) form post returns to."""
-    given = form.get("next")
+    return safe_return(form.get("next"), fallback)
+
+
+def safe_return(given: str, fallback: str) -> str:
+    """A given return address inside the dashboard, or the fallback when none was given."""
     return safe_next(*given.split("?", 1)) if given else fallback
 
 
@@ -43,27 +49,40 @@ def flag_of(form: FormData, name: str) -> bool:
     return form.get(name) in {"on", "1", "true", "yes"}
 
 
-def int_of(form: FormData, name: str, *, low: int, high: int, label: str) -> int:
-    value = form.get(name).strip()
-    if not value.isdigit() or not low <= int(value) <= high:
-        raise InvalidInput(f"{label} is a whole number from {low} to {high}.", field=name)
+def whole_number(value: str) -> int | None:
+    """ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads differently."""
+    value = value.strip()
+    if not value or len(value) > 19 or not (value.isascii() and value.isdigit()):
+        return None
     return int(value)
 
 
-def ids_of(form: FormData, name: str = "id") -> list[int]:
+def int_of(form: FormData, name: str, *, low: int, high: int, label: str) -> int:
+    value = whole_number(form.get(name))
+    if value is None or not low <= value <= high:
+        raise InvalidInput(f"{label} is a whole number from {low} to {high}.", field=name)
+    return value
+
+
+def id_of(value: str, *, field: str) -> int:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= MAX_ID:
+        raise InvalidInput("Invalid id.", field=field)
+    return number
+
+
+def ids_of(form: FormData, name: str = "id", *, what: str = "comment") -> list[int]:
     values = form.getlist(name)
     if not values:
-        raise InvalidInput("Select at least one comment.", field=name)
+        raise InvalidInput(f"Select at least one {what}.", field=name)
     if len(values) > MAX_BULK:
         raise InvalidInput(f"At most {MAX_BULK} at once.", field=name)
-    if not all(v.isdigit() for v in values):
-        raise InvalidInput("Invalid selection.", field=name)
-    return list(dict.fromkeys(int(v) for v in values))
+    return list(dict.fromkeys(id_of(v, field=name) for v in values))
 
 
 @dataclass(frozen=True)
 class StorySettingsForm:
-    closed: bool
+    closed: bool | None  # None: leave as it is
     mode: ModerationMode | None  # None: follow the site
     slow_mode_seconds: int | None  # None: follow the site
 
@@ -74,8 +93,11 @@ def story_settings_of(form: FormData) -> StorySettingsForm:
         raise InvalidInput("Mode is site, pre or post.", field="mode")
     slow = form.get("slow_mode_seconds").strip()
     slow_seconds = None if slow == "" else int_of(form, "slow_mode_seconds", low=0, high=86400, label="Slow mode")
+    comments = form.get("comments")
+    if comments not in {"", "open", "closed"}:
+        raise InvalidInput("Comments are open or closed.", field="comments")
     return StorySettingsForm(
-        closed=form.get("comments") == "closed",
+        closed=None if comments == "" else comments == "closed",
         mode=None if mode == "site" else ModerationMode(mode),
         slow_mode_seconds=slow_seconds,
     )

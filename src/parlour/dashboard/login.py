@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -10,34 +11,43 @@ from starlette.responses import Response
 
 from parlour.accounts import sessions
 from parlour.dashboard.auth import (
+    CSRF_FIELD,
     LOGIN_PATH,
     CheckedForm,
     Moderator,
     SameOriginForm,
+    clear_login_cookie,
     clear_session_cookie,
+    login_cookie_name,
+    login_form_matches,
     network_of,
     safe_next,
     session_token,
+    set_login_cookie,
     set_session_cookie,
 )
 from parlour.dashboard.render import redirect, render
 from parlour.errors import Forbidden, RateLimited, Unauthorized
 from parlour.moderation import dashboard
-from parlour.state import State
+from parlour.state import AppState, State
 
 MAX_EMAIL = 320
 MAX_PASSWORD = 1024
+EXPIRED = "The sign-in form had expired or was sent from elsewhere; it has been renewed: sign in again."
 
 
 def login_page(request: Request, state: State, next: Annotated[str, Query(max_length=2000)] = "/admin") -> Response:
-    """The sign-in form."""
-    return render(request, state, None, "admin/login.html", {"next": safe_next(*next.split("?", 1)), "error": None})
+    """The sign-in form, with a fresh token in the form and in a cookie (the form's CSRF protection)."""
+    return _form(request, state, target=safe_next(*next.split("?", 1)))
 
 
 def login(request: Request, state: State, form: SameOriginForm) -> Response:
     """Check the password (throttled per account and per network) and start a new session."""
     email, password = form.get("email")[:MAX_EMAIL], form.get("password")[:MAX_PASSWORD]
     target = safe_next(*form.get("next", "/admin").split("?", 1))
+    if not login_form_matches(request, state.settings, form):
+        # Nothing is checked or counted: the form was not ours (login CSRF) or is older than its cookie.
+        return _form(request, state, target=target, error=EXPIRED, email=email, status=Forbidden.status)
     try:
         with state.db.write() as session:
             new = dashboard.sign_in(
@@ -50,10 +60,20 @@ def login(request: Request, state: State, form: SameOriginForm) -> Response:
             )
     except (Unauthorized, RateLimited, Forbidden) as exc:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else {}
-        context = {"next": target, "error": exc.detail, "email": email}
-        return render(request, state, None, "admin/login.html", context, status=exc.status, headers=headers)
+        token = request.cookies.get(login_cookie_name(state.settings), "")
+        return _form(
+            request,
+            state,
+            target=target,
+            error=exc.detail,
+            email=email,
+            status=exc.status,
+            headers=headers,
+            token=token,
+        )
     response = redirect(target)
     set_session_cookie(response, state.settings, new.token)
+    clear_login_cookie(response, state.settings)
     return response
 
 
@@ -65,4 +85,25 @@ def logout(request: Request, state: State, who: Moderator, form: CheckedForm) ->
             sessions.log_out(session=session, token=token)
     response = redirect(LOGIN_PATH)
     clear_session_cookie(response, state.settings)
+    return response
+
+
+def _form(
+    request: Request,
+    state: AppState,
+    *,
+    target: str,
+    error: str | None = None,
+    email: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    token: str = "",
+) -> Response:
+    """The sign-in page; a new form token unless the browser's current one is passed on."""
+    fresh = not token
+    token = token or secrets.token_urlsafe(32)
+    context = {"next": target, "error": error, "email": email, "login_token": token, "login_field": CSRF_FIELD}
+    response = render(request, state, None, "admin/login.html", context, status=status, headers=headers)
+    if fresh:
+        set_login_cookie(response, state.settings, token)
     return response

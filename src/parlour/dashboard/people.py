@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import Request
 from starlette.responses import Response
 
+from parlour.accounts.sessions import SignedIn
 from parlour.dashboard import forms
-from parlour.dashboard.acting import act, after
-from parlour.dashboard.auth import CheckedForm, FormData, Moderator
+from parlour.dashboard.acting import Reply, act, after, reply_of
+from parlour.dashboard.auth import CheckedForm, Moderator
 from parlour.dashboard.render import redirect, render
 from parlour.moderation import actions, dashboard
 from parlour.moderation.actions import Outcome
@@ -25,36 +28,31 @@ def author_page(request: Request, state: State, who: Moderator, author_id: int) 
 
 def ban(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:
     everywhere, reason = forms.flag_of(form, "all_sites"), forms.reason_of(form)
-    outcome = act(
-        state,
-        lambda s: actions.ban_author(
-            session=s, staff=who.staff, author_id=author_id, reason=reason, all_sites=everywhere
-        ),
-    )
-    return _done(
-        request, state, who, form, author_id, outcome, "Author banned" + (" on all sites" if everywhere else "")
-    )
+    reply = reply_of(state, who, form)
+    work = partial(actions.ban_author, staff=who.staff, author_id=author_id, reason=reason, all_sites=everywhere)
+    message = "Author banned" + (" on all sites" if everywhere else "")
+    return _done(request, state, who, reply, author_id, act(state, who, work), message)
 
 
 def suspend(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:
     days = forms.int_of(form, "days", low=1, high=365, label="Days")
     message = form.get("message").strip()[:MAX_MESSAGE]
-    outcome = act(
-        state,
-        lambda s: actions.suspend_author(session=s, staff=who.staff, author_id=author_id, days=days, message=message),
-    )
-    return _done(request, state, who, form, author_id, outcome, f"Author suspended for {days} days")
+    reply = reply_of(state, who, form)
+    work = partial(actions.suspend_author, staff=who.staff, author_id=author_id, days=days, message=message)
+    return _done(request, state, who, reply, author_id, act(state, who, work), f"Author suspended for {days} days")
 
 
 def reinstate(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:
-    outcome = act(state, lambda s: actions.restore_author(session=s, staff=who.staff, author_id=author_id))
-    return _done(request, state, who, form, author_id, outcome, "Author reinstated")
+    reply = reply_of(state, who, form)
+    work = partial(actions.restore_author, staff=who.staff, author_id=author_id)
+    return _done(request, state, who, reply, author_id, act(state, who, work), "Author reinstated")
 
 
 def premoderate(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:
-    on = forms.flag_of(form, "on")
-    outcome = act(state, lambda s: actions.set_premoderation(session=s, staff=who.staff, author_id=author_id, on=on))
-    return _done(request, state, who, form, author_id, outcome, "Always pre-moderated" if on else "Pre-moderation off")
+    on, reply = forms.flag_of(form, "on"), reply_of(state, who, form)
+    work = partial(actions.set_premoderation, staff=who.staff, author_id=author_id, on=on)
+    message = "Always pre-moderated" if on else "Pre-moderation off"
+    return _done(request, state, who, reply, author_id, act(state, who, work), message)
 
 
 def story_page(request: Request, state: State, who: Moderator, story_id: int) -> Response:
@@ -67,25 +65,22 @@ def story_page(request: Request, state: State, who: Moderator, story_id: int) ->
 def story_settings(request: Request, state: State, who: Moderator, form: CheckedForm, story_id: int) -> Response:
     """Open or close the story, set its moderation mode and slow mode."""
     values = forms.story_settings_of(form)
-    act(
-        state,
-        lambda s: actions.update_story_moderation(
-            session=s,
-            staff=who.staff,
-            story_id=story_id,
-            closed=values.closed,
-            mode=values.mode,
-            slow_mode_seconds=values.slow_mode_seconds,
-        ),
+    work = partial(
+        actions.update_story_moderation,
+        staff=who.staff,
+        story_id=story_id,
+        closed=values.closed,
+        mode=values.mode,
+        slow_mode_seconds=values.slow_mode_seconds,
     )
-    return redirect(f"/admin/stories/{story_id}")
+    act(state, who, work)
+    return redirect(forms.next_of(form, f"/admin/stories/{story_id}"))
 
 
 def _done(
-    request: Request, state: AppState, who: Moderator, form: FormData, author_id: int, outcome: Outcome, message: str
+    request: Request, state: AppState, who: SignedIn, reply: Reply, author_id: int, outcome: Outcome, message: str
 ) -> Response:
     """From a queue item: its refreshed card; from the author page: back to it."""
-    comment = form.get("comment")
-    if comment.isdigit():
-        return after(request, state, who, form, [int(comment)], [outcome], message)
-    return redirect(forms.next_of(form, f"/admin/authors/{author_id}"))
+    if reply.comment_id is not None:
+        return after(request, state, who, reply, [reply.comment_id], [outcome], message)
+    return redirect(forms.safe_return(reply.next, f"/admin/authors/{author_id}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -9,7 +10,7 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 
 from parlour.dashboard import forms
-from parlour.dashboard.acting import act, after
+from parlour.dashboard.acting import act, act_all, after, publish, reply_of
 from parlour.dashboard.auth import CheckedForm, Moderator
 from parlour.dashboard.render import is_htmx, redirect, render
 from parlour.errors import InvalidInput
@@ -24,6 +25,7 @@ IdParam = Annotated[int | None, Query(ge=1)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 ReasonParam = Annotated[str | None, Query(max_length=100)]
 TextParam = Annotated[str | None, Query(max_length=200)]
+QueueName = Annotated[str, Query(max_length=32)]
 
 
 def dashboard_home() -> Response:
@@ -52,7 +54,7 @@ def queue_page(
     return render(request, state, who, template, context)
 
 
-def counts(request: Request, state: State, who: Moderator, site: SiteParam = None, current: str = "") -> Response:
+def counts(request: Request, state: State, who: Moderator, site: SiteParam = None, current: QueueName = "") -> Response:
     """The queue navigation with fresh counts (after live events)."""
     with state.db.read() as session:
         scope, numbers = dashboard.counts_for(session=session, staff=who.staff, site=site or None)
@@ -92,25 +94,39 @@ def claim(request: Request, state: State, who: Moderator, form: CheckedForm, com
 
 
 def approve(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
-    outcome = act(state, lambda s: actions.approve(session=s, staff=who.staff, comment_id=comment_id))
-    return after(request, state, who, form, [comment_id], [outcome], "Approved")
+    reply = reply_of(state, who, form)
+    outcome = act(state, who, partial(actions.approve, staff=who.staff, comment_id=comment_id), unclaimed=[comment_id])
+    return after(request, state, who, reply, [comment_id], [outcome], "Approved")
 
 
 def reject(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
-    reason = forms.reason_of(form)
-    outcome = act(state, lambda s: actions.reject(session=s, staff=who.staff, comment_id=comment_id, reason=reason))
-    return after(request, state, who, form, [comment_id], [outcome], "Rejected")
+    reason, reply = forms.reason_of(form), reply_of(state, who, form)
+    outcome = act(
+        state,
+        who,
+        partial(actions.reject, staff=who.staff, comment_id=comment_id, reason=reason),
+        unclaimed=[comment_id],
+    )
+    return after(request, state, who, reply, [comment_id], [outcome], "Rejected")
 
 
 def feature(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
-    on = forms.flag_of(form, "on")
-    outcome = act(state, lambda s: actions.set_featured(session=s, staff=who.staff, comment_id=comment_id, featured=on))
-    return after(request, state, who, form, [comment_id], [outcome], "Featured" if on else "Unfeatured")
+    on, reply = forms.flag_of(form, "on"), reply_of(state, who, form)
+    outcome = act(
+        state,
+        who,
+        partial(actions.set_featured, staff=who.staff, comment_id=comment_id, featured=on),
+        unclaimed=[comment_id],
+    )
+    return after(request, state, who, reply, [comment_id], [outcome], "Featured" if on else "Unfeatured")
 
 
 def dismiss_reports(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
-    outcome = act(state, lambda s: actions.dismiss_reports(session=s, staff=who.staff, comment_id=comment_id))
-    return after(request, state, who, form, [comment_id], [outcome], "Reports dismissed")
+    reply = reply_of(state, who, form)
+    outcome = act(
+        state, who, partial(actions.dismiss_reports, staff=who.staff, comment_id=comment_id), unclaimed=[comment_id]
+    )
+    return after(request, state, who, reply, [comment_id], [outcome], "Reports dismissed")
 
 
 def bulk(request: Request, state: State, who: Moderator, form: CheckedForm) -> Response:
@@ -120,22 +136,20 @@ def bulk(request: Request, state: State, who: Moderator, form: CheckedForm) -> R
     if verb not in {"approve", "reject"}:
         raise InvalidInput("Choose approve or reject.", field="action")
     reason = forms.reason_of(form) if verb == "reject" else ""
+    reply = reply_of(state, who, form)
     decide = actions.reject if verb == "reject" else actions.approve
-    with state.db.write() as session:
-        outcomes = [decide(session=session, staff=who.staff, comment_id=i, reason=reason) for i in ids]
-    for outcome in outcomes:
-        state.bus.publish(outcome.events)
+    works = [partial(decide, staff=who.staff, comment_id=i, reason=reason) for i in ids]
+    outcomes = act_all(state, who, works, unclaimed=ids)
     label = f"{'Approved' if verb == 'approve' else 'Rejected'} {len(ids)}"
-    return after(request, state, who, form, ids, outcomes, label)
+    return after(request, state, who, reply, ids, outcomes, label)
 
 
 def undo(request: Request, state: State, who: Moderator, form: CheckedForm) -> Response:
     """Take back one's own last action (or a bulk action's every row) within the undo window."""
-    action_ids = forms.ids_of(form, "action")
+    action_ids = forms.ids_of(form, "action", what="action")
     with state.db.write() as session:
         outcomes = [actions.undo(session=session, staff=who.staff, action_id=i) for i in reversed(action_ids)]
-    for outcome in outcomes:
-        state.bus.publish(outcome.events)
+    publish(state.bus, outcomes)
     if not is_htmx(request):
         return redirect(forms.next_of(form, "/admin"))
     context = {"message": "Undone", "undo_ids": [], "refresh": True}

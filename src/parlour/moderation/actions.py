@@ -74,9 +74,10 @@ def set_featured(*, session: Session, staff: Staff, comment_id: int, featured: b
 def dismiss_reports(*, session: Session, staff: Staff, comment_id: int, reason: str = "") -> Outcome:
     """The reports were unfounded: the comment stays published and leaves the Reported queue."""
     comment, site = _comment_for(session, staff, comment_id)
-    _resolve_reports(session, comment)
+    resolved = _resolve_reports(session, comment)
     comment.reviewed_at = utcnow()
-    record = _record(session, staff, site, "dismiss-reports", comment=comment, reason=reason)
+    details = {"reports": resolved}
+    record = _record(session, staff, site, "dismiss-reports", comment=comment, reason=reason, details=details)
     return Outcome(record.id)
 
 
@@ -227,9 +228,10 @@ def _decide(
         comment.featured = False
     comment.reviewed_at = utcnow()
     comment.claimed_by, comment.claimed_until = None, None
-    _resolve_reports(session, comment)
+    resolved = _resolve_reports(session, comment)
     bump_story(session, comment.story_id)
-    record = _record(session, staff, site, action, comment=comment, reason=reason, before=before.value)
+    details = {"reports": resolved} if resolved else None
+    record = _record(session, staff, site, action, comment=comment, reason=reason, before=before.value, details=details)
     return Outcome(record.id, _comment_events(session, comment, staff, action, reason))
 
 
@@ -239,13 +241,16 @@ def _undo_comment_action(session: Session, staff: Staff, site: Site, action: Mod
         raise NotFound("The comment is gone.")
     if action.status_after is not None and comment.status.value != action.status_after:
         raise Conflict("The comment has changed since; decide on it again instead.")
+    undone_from = comment.status.value
     if action.status_before is not None:
         set_status(session, comment, CommentStatus(action.status_before))
     if "featured_before" in action.details:
         comment.featured = bool(action.details["featured_before"])
+    _reopen_reports(session, comment, action.details.get("reports") or [])
     comment.reviewed_at = None if action.status_before == CommentStatus.PENDING else comment.reviewed_at
     bump_story(session, comment.story_id)
-    record = _record(session, staff, site, "undo", comment=comment, details={"undoes": action.id})
+    details = {"undoes": action.id}
+    record = _record(session, staff, site, "undo", comment=comment, before=undone_from, details=details)
     return Outcome(record.id, _comment_events(session, comment, staff, "undo"))
 
 
@@ -280,15 +285,33 @@ def _author_for(session: Session, staff: Staff, author_id: int) -> tuple[Author,
     return author, site
 
 
-def _resolve_reports(session: Session, comment: Comment) -> None:
-    if comment.open_reports:
+def _resolve_reports(session: Session, comment: Comment) -> list[int]:
+    """Mark the comment's open reports dealt with; their ids go in the audit row, so an undo can reopen them."""
+    if not comment.open_reports:
+        return []
+    ids = list(session.scalars(select(Report.id).where(Report.comment_id == comment.id, Report.resolved_at.is_(None))))
+    if ids:
         session.execute(
             update(Report)
-            .where(Report.comment_id == comment.id, Report.resolved_at.is_(None))
+            .where(Report.id.in_(ids))
             .values(resolved_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        comment.open_reports = 0
+    comment.open_reports = 0
+    return ids
+
+
+def _reopen_reports(session: Session, comment: Comment, report_ids: list[int]) -> None:
+    """Undo puts the reports the action resolved back in the Reported queue."""
+    if not report_ids:
+        return
+    reopened = session.execute(
+        update(Report)
+        .where(Report.id.in_(report_ids), Report.comment_id == comment.id, Report.resolved_at.is_not(None))
+        .values(resolved_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    comment.open_reports += int(getattr(reopened, "rowcount", 0) or 0)
 
 
 def _record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,6 +127,7 @@ class QueueQuery:
 class CommentPage:
     detail: ItemDetail
     card: Card
+    audit: list[AuditRow]
 
 
 @dataclass(frozen=True)
@@ -274,7 +276,10 @@ def comment_page(*, session: Session, staff: Staff, comment_id: int) -> CommentP
         raise NotFound(f"No comment {comment_id}.")
     require_moderator_of(staff, detail.item.site_slug)
     card = cards_for(session=session, staff=staff, items=[detail.item])[0]
-    return CommentPage(detail, card)
+    site_id = session.scalar(select(Comment.site_id).where(Comment.id == comment_id))
+    assert site_id is not None
+    audit = audit_page(session=session, where=AuditFilter(site_ids=(site_id,), comment_id=comment_id), limit=100)
+    return CommentPage(detail, card, audit.rows)
 
 
 def author_page(*, session: Session, staff: Staff, author_id: int) -> AuthorPage:
@@ -333,6 +338,45 @@ def claim_item(*, db: Database, staff: Staff, comment_id: int) -> ClaimResult:
         pass
     with db.read() as session:
         return ClaimResult(_claims(session, staff, [comment_id]).get(comment_id))
+
+
+def require_unclaimed(*, session: Session, staff: Staff, comment_ids: Sequence[int]) -> None:
+    """Refuse a decision on an item another moderator has claimed, while the claim lasts.
+
+    Run in the action's write transaction (the rows are locked on PostgreSQL), after the access checks: a moderator
+    of another site hears "not found", never who is working on the item.
+    """
+    if not comment_ids:
+        return
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(Comment.id, Site.slug, Comment.claimed_by, Comment.claimed_until, StaffUser.display_name)
+            .join(Site, Site.id == Comment.site_id)
+            .outerjoin(StaffUser, StaffUser.id == Comment.claimed_by)
+            .where(Comment.id.in_(comment_ids))
+            .with_for_update(of=Comment)
+        )
+    }
+    for comment_id in comment_ids:
+        if comment_id not in rows:
+            raise NotFound(f"No comment {comment_id}.")
+        require_moderator_of(staff, rows[comment_id].slug)
+    now = utcnow()
+    for comment_id in comment_ids:
+        row = rows[comment_id]
+        if row.claimed_by is not None and row.claimed_by != staff.id and row.claimed_until and row.claimed_until > now:
+            raise Conflict(
+                f"{row.display_name} is working on comment {comment_id} until {row.claimed_until:%H:%M:%S} UTC; "
+                "leave it to them or try again later."
+            )
+
+
+def check_return(*, session: Session, staff: Staff, site: str | None, comment_id: int | None) -> None:
+    """The site and comment an action's answer will show exist among this member's: checked before acting."""
+    scope_for(session=session, staff=staff, site=site)
+    if comment_id is not None:
+        card_for(session=session, staff=staff, comment_id=comment_id)
 
 
 def _story_and_site(session: Session, staff: Staff, story_id: int) -> tuple[Story, Site]:
