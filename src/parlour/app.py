@@ -27,6 +27,9 @@ from parlour.infra.observe import Observe
 from parlour.infra.pubsub import make_broker
 from parlour.infra.ratelimit import make_rate_limiter
 from parlour.middleware import Cors, OriginCache, RequestGuard, SecurityHeaders
+from parlour.notifications import triggers
+from parlour.notifications.outbox import MailPolicy
+from parlour.notifications.worker import MailWorker
 from parlour.scoring import make_scorer
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
@@ -38,7 +41,11 @@ PACKAGE = Path(__file__).parent
 
 
 def create_app(
-    settings: Settings, *, scorer: Scorer | None = None, webhook_policy: DeliveryPolicy | None = None
+    settings: Settings,
+    *,
+    scorer: Scorer | None = None,
+    webhook_policy: DeliveryPolicy | None = None,
+    mail_policy: MailPolicy | None = None,
 ) -> FastAPI:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     metrics = Metrics.from_env()
@@ -66,13 +73,19 @@ def create_app(
     dashboard_live.connect(state.bus, state.broker)
     webhooks.connect(state.bus, db=db, dispatcher=state.webhooks)
     state.bus.subscribe(CommentPosted, metrics.count_comment)
+    # E-mail (issue 6): events queue messages in the outbox; this worker's background task sends them.
+    mail = MailWorker(db=db, settings=settings, policy=mail_policy)
+    if mail.sends_mail:
+        triggers.connect(state.bus, db=db, policy=mail.policy, wake=mail.wake)
     metrics.add_scrape_collector(DatabaseGauges(db))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await state.broker.start()
         await state.webhooks.start()
+        await mail.start()
         yield
+        await mail.stop()
         await state.webhooks.stop()
         await state.broker.stop()
         db.dispose()

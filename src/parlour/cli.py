@@ -25,6 +25,7 @@ from parlour.db.tables import StaffRole
 from parlour.errors import ParlourError
 from parlour.infra.logs import configure_logging
 from parlour.infra.metrics import shared_between_workers
+from parlour.notifications.cli import mail_app
 from parlour.scoring import make_scorer
 from parlour.scoring.cli import classify, model_app
 from parlour.settings import Settings, load_settings
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(model_app, name="model")
+app.add_typer(mail_app, name="mail")
 app.command("classify")(classify)
 app.add_typer(import_app, name="import")
 app.command("export")(export)

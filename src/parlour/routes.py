@@ -32,6 +32,9 @@ from parlour.demo import views as demo
 from parlour.embedding import views as embedding
 from parlour.errors import PROBLEM_TYPE
 from parlour.feeds import views as feeds
+from parlour.identity import views as identity
+from parlour.identity.schemas import Deleted, MyComments, NotificationSettings, Profile, SessionCreated
+from parlour.notifications import views as mail
 from parlour.scoring import views as scoring
 from parlour.sites import views as sites
 from parlour.sites.schemas import SiteConfigPublic, SiteCreated, SitePublic, StoryList, StoryPublic
@@ -48,6 +51,7 @@ from parlour.webhooks.schemas import (
 API = "/api/v1"
 ADMIN = "/admin"
 WEBHOOKS = f"{API}/sites/{{slug}}/webhooks"
+READER = f"{API}/reader"
 WEBHOOK = f"{WEBHOOKS}/{{webhook_id}}"
 
 
@@ -259,6 +263,37 @@ ROUTES: list[Route] = [
             (f"{ADMIN}/stories/{{story_id}}/settings", dashboard_people.story_settings),
         )
     ],
+    # Reader identity (issue 6): publisher SSO sessions and the signed-in reader's own data
+    Route(
+        "POST", READER + "/session", identity.start_session, SessionCreated, 201, ["readers"], errors=(401, 404, 422)
+    ),
+    Route("DELETE", READER + "/session", identity.end_session, None, 204, ["readers"], errors=(401,)),
+    Route("GET", READER, identity.get_profile, Profile, tags=["readers"], errors=(401,)),
+    Route("DELETE", READER, identity.delete_my_account, Deleted, tags=["readers"], errors=(401,)),
+    Route("GET", READER + "/comments", identity.get_my_comments, MyComments, tags=["readers"], errors=(401, 422)),
+    Route("DELETE", READER + "/comments", identity.delete_my_comments, Deleted, tags=["readers"], errors=(401,)),
+    Route(
+        "PATCH",
+        READER + "/notifications",
+        identity.update_notifications,
+        NotificationSettings,
+        tags=["readers"],
+        errors=(401, 422),
+    ),
+    Route("GET", READER + "/data", identity.download_my_data, tags=["readers"], response_class=Response, errors=(401,)),
+    # E-mail links (issue 6): signed per address and category, no login; a GET shows, a POST acts (RFC 8058)
+    *[
+        Route(method, path, endpoint, tags=["mail"], response_class=HTMLResponse)
+        for method, path, endpoint in (
+            ("GET", "/mail/confirm", mail.confirm_page),
+            ("POST", "/mail/confirm", mail.confirm),
+            ("GET", "/mail/unsubscribe", mail.unsubscribe_page),
+            ("POST", "/mail/unsubscribe", mail.unsubscribe),
+            ("GET", "/mail/manage", mail.manage_page),
+            ("POST", "/mail/manage", mail.manage),
+        )
+    ],
+    Route("GET", "/go/{comment_id}", mail.go_to_comment, tags=["mail"], response_class=Response, errors=(404,)),
     # Perspective API compatibility (Coral Talk's "custom Perspective endpoint" and other clients point here)
     Route(
         "POST",
@@ -311,6 +346,8 @@ def _problem_responses(codes: tuple[int, ...]) -> dict[int | str, dict[str, Any]
 def install(app: FastAPI) -> None:
     router = APIRouter()
     for route in ROUTES:
+        # A path parameter that does not parse (`/comments/abc`) is a 422 problem, whatever the route's own errors.
+        errors = route.errors if "{" not in route.path or 422 in route.errors else (*route.errors, 422)
         extra: dict[str, Any] = {}
         if route.response_class is not None:
             extra["response_class"] = route.response_class
@@ -322,7 +359,7 @@ def install(app: FastAPI) -> None:
             response_model=route.model,
             status_code=route.status,
             tags=list(route.tags),
-            responses=_problem_responses(route.errors),
+            responses=_problem_responses(errors),
             **extra,
         )
     app.include_router(router)

@@ -102,6 +102,53 @@ def my_comments(*, session: Session, reader: Reader, url: str | None, cursor: in
     )
 
 
+def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
+    """Everything Parlour keeps about the reader on this site, as one JSON document (GDPR art. 15 and 20)."""
+    site = _site(session, reader)
+    author = session.get(Author, reader.author_id)
+    assert author is not None
+    rows = session.execute(
+        select(Comment, Story)
+        .join(Story, Story.id == Comment.story_id)
+        .where(Comment.author_id == reader.author_id)
+        .order_by(Comment.id)
+    ).all()
+    prefs = addresses.preferences(session, reader.site_id, reader.email)
+    return {
+        "site": site.slug,
+        "exported_at": utcnow().isoformat(),
+        "reader": {
+            "external_id": reader.external_id,
+            "name": reader.name,
+            "email": reader.email,
+            "avatar_url": reader.avatar_url,
+            "badges": list(reader.badges),
+            "role": reader.role,
+            "first_seen_at": author.created_at.isoformat(),
+        },
+        "notifications": {
+            "email": prefs.email,
+            "confirmed": prefs.confirmed,
+            "frequency": prefs.frequency.value,
+            **prefs.categories,
+        },
+        "comments": [
+            {
+                "id": comment.id,
+                "story_url": story.url,
+                "story_title": story.title,
+                "parent_id": comment.parent_id,
+                "status": comment.status.value,
+                "body": comment.body,
+                "created_at": comment.created_at.isoformat(),
+                "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
+                "deleted_at": comment.deleted_at.isoformat() if comment.deleted_at else None,
+            }
+            for comment, story in rows
+        ],
+    }
+
+
 def delete_my_comments(*, db: Database, reader: Reader) -> tuple[int, list[Any]]:
     """Every comment of the reader becomes a tombstone (or goes, without replies); returns the count and events."""
     with db.write() as session:

@@ -73,10 +73,9 @@ def ensure_staff_address(session: Session, staff: StaffUser) -> MailAddress:
 
 
 def subscriptions(session: Session, address_id: int) -> dict[str, bool]:
-    rows = session.execute(
-        select(MailSubscription.category, MailSubscription.active).where(MailSubscription.address_id == address_id)
-    )
-    return dict(rows)
+    rows = session.scalars(select(MailSubscription).where(MailSubscription.address_id == address_id))
+    # Whole rows: a Result of (category, active) pairs is not a mapping dict() can take.
+    return {row.category: row.active for row in rows}
 
 
 def wants(session: Session, address: MailAddress, category: str) -> bool:

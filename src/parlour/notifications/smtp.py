@@ -26,19 +26,20 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
 async def send(message: EmailMessage, settings: Settings) -> SendResult:
     assert settings.smtp_host is not None
     mode = settings.smtp_tls
+    client = aiosmtplib.SMTP(
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        use_tls=mode == "tls",
+        # True, not None: a server that does not offer STARTTLS is an error, never a silent plain-text send.
+        start_tls=mode == "starttls",
+        tls_context=tls_context(settings) if mode != "none" else None,
+        timeout=settings.smtp_timeout_seconds,
+    )
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            use_tls=mode == "tls",
-            # True, not None: a server that does not offer STARTTLS is an error, never a silent plain-text send.
-            start_tls=mode == "starttls",
-            tls_context=tls_context(settings) if mode != "none" else None,
-            timeout=settings.smtp_timeout_seconds,
-        )
+        async with client:
+            await client.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [error.code for error in exc.recipients]
         return SendResult(False, permanent=all(500 <= c < 600 for c in codes), error=f"recipient refused: {codes}")
@@ -49,4 +50,7 @@ async def send(message: EmailMessage, settings: Settings) -> SendResult:
         return SendResult(False, permanent=final, error=f"SMTP {exc.code}: {exc.message}"[:500])
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         return SendResult(False, error=f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        # A handshake that failed half-way leaves the connection open otherwise (one file descriptor per retry).
+        client.close()
     return SendResult(True)

@@ -51,7 +51,7 @@ class MailWorker:
 
     @property
     def sends_mail(self) -> bool:
-        return self.settings.smtp_host is not None
+        return bool(self.settings.smtp_host)  # PARLOUR_SMTP_HOST="" means no e-mail too
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -114,6 +114,39 @@
     }
   }
 
+  // ---------------------------------------------------------------- reader sign-in (publisher SSO)
+
+  // The publisher's token is exchanged for a short Parlour session, kept in memory only and sent as a Bearer
+  // token: no cookies, which browsers block in embeds anyway. One session per site, shared by its threads.
+  const sessions = new Map(); // site -> Promise<{token, expires, reader} | null>
+  const threads = new Set(); // live threads, told when the reader signs in or out
+  let loginHandler = null; // the host page's onLoginRequest
+
+  function exchange(site, token) {
+    const pending = fetch(API + "/reader/session", {
+      method: "POST",
+      credentials: "omit",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify({ site, token }),
+    })
+      .then(async (response) => {
+        const data = await response.json().catch(() => null);
+        if (!response.ok) {
+          console.warn("Parlour: sign-in refused:", (data && data.detail) || response.status); // eslint-disable-line no-console
+          return null;
+        }
+        return { token: data.session_token, expires: Date.parse(data.expires_at), reader: data.reader };
+      })
+      .catch(() => null);
+    sessions.set(site, pending);
+    return pending;
+  }
+
+  async function sessionFor(site) {
+    const session = await (sessions.get(site) || null);
+    return session && session.expires > Date.now() + 5000 ? session : null;
+  }
+
   // ---------------------------------------------------------------- i18n
 
   const catalogs = new Map();
@@ -181,6 +214,8 @@
       this.fresh = new Set(); // ids announced by the stream, not shown yet
       this.held = []; // stream events that arrived while this reader's own post was on its way
       this.mine = new Set(); // ids this reader posted in this page: the stream's echo is ignored
+      this.forms = new Set(); // open forms with an identity part, redrawn when the reader signs in or out
+      this.session = null;
       this.timers = new Set();
       this.abort = new AbortController();
       this.serial = 0;
@@ -208,6 +243,7 @@
 
     destroy() {
       this.dead = true;
+      threads.delete(this);
       this.abort.abort();
       if (this.es) this.es.close();
       for (const timer of this.timers) clearTimeout(timer);
@@ -215,10 +251,13 @@
       this.root.replaceChildren();
     }
 
-    async api(method, path, { query, body, headers, cache, keepalive } = {}) {
+    async api(method, path, { query, body, headers, cache, keepalive, auth } = {}) {
       let url = API + path;
       if (query) url += "?" + new URLSearchParams(query);
       const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "omit" };
+      // Reads stay anonymous (cacheable, no CORS preflight); writes carry the reader's session when there is one.
+      const session = (method !== "GET" || auth) && this.session;
+      if (session) init.headers.Authorization = "Bearer " + session.token;
       init.signal = keepalive ? null : this.abort.signal;
       init.keepalive = Boolean(keepalive); // finishes even when the reader leaves the page at once
       if (cache) init.cache = cache;
@@ -242,6 +281,8 @@
       }
       if (!response.ok) {
         const detail = (data && data.detail) || (this.t ? this.t("error.server", { status: response.status }) : "HTTP " + response.status);
+        if (response.status === 401 && session) this.sessionLost();
+        if (response.status === 401 && data && /login-required$/.test(data.type || "")) this.requestLogin();
         throw new ApiError(response.status, detail, data && data.errors);
       }
       return data;
@@ -260,13 +301,17 @@
       this.frame = h("div", { class: "parlour", hidden: true, "data-state": "loading" });
       this.root.append(link, this.frame);
       this.applyTheme();
-      const [t, config, page] = await Promise.all([
+      if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
+      const [t, config, page, session] = await Promise.all([
         translator(o.lang),
         this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({})),
         this.fetchPage(null).catch((error) => error),
+        sessionFor(o.site),
         styled,
       ]);
       if (this.dead) return;
+      this.session = session;
+      threads.add(this);
       this.t = t;
       this.config = { ...DEFAULTS, ...config };
       this.frame.lang = t.lang;
@@ -593,6 +638,8 @@
       }
       const badges = h("span", { class: "c-badges" });
       if (c.featured) badges.append(h("span", { class: "badge badge--featured", text: "★ " + t("comment.featured") }));
+      // Badges the publisher gives its signed-in readers (Subscriber, Staff…), as plain text.
+      for (const badge of (c.author && c.author.badges) || []) badges.append(h("span", { class: "badge", text: badge }));
       if (c.status === "pending") badges.append(h("span", { class: "badge badge--pending", text: t("comment.pending") }));
       else if (this.own(c.id)) badges.append(h("span", { class: "badge", text: t("comment.you") }));
       const parent = this.byId.get(c.parent_id);
@@ -766,6 +813,130 @@
       if (entry.moreButton && !first) entry.moreButton.click();
     }
 
+    // ------------------------------------------------------------ the signed-in reader
+
+    // The host page's sign-in: its onLoginRequest is asked to sign the reader in (then calls Parlour.login).
+    requestLogin() {
+      const handler = this.o.onLoginRequest || loginHandler;
+      if (typeof handler === "function") handler({ site: this.o.site, url: this.o.url });
+      else this.announce(this.t("signin.required"));
+    }
+
+    signedIn(session) {
+      this.session = session;
+      for (const f of this.forms) {
+        if (!f.form.isConnected) {
+          this.forms.delete(f);
+          continue;
+        }
+        const next = this.identity(f);
+        f.identity.node.replaceWith(next.node);
+        f.identity = next;
+      }
+    }
+
+    // The signed-in reader's own corner: my comments on this site, my e-mail choices, my data, deletions.
+    async openProfile(opener) {
+      const { t } = this;
+      let profile;
+      let mine;
+      try {
+        [profile, mine] = await Promise.all([
+          this.api("GET", "/reader", { auth: true }),
+          this.api("GET", "/reader/comments", { auth: true, query: { limit: 20 } }),
+        ]);
+      } catch (error) {
+        if (error.name !== "AbortError") this.flash(opener, error.message);
+        return;
+      }
+      const list = h("ul", { class: "d-mine" });
+      for (const c of mine.comments) {
+        const where = c.story_title || c.story_url;
+        const link = h("a", { href: c.story_url + "#comment-" + c.id, text: c.excerpt || "…" });
+        list.append(h("li", {}, link, h("span", { class: "d-where", text: " — " + where })));
+      }
+      if (!mine.comments.length) list.append(h("li", { text: t("profile.none") }));
+      const status = h("p", { class: "f-alert", role: "status" });
+      const content = h("div", { class: "d-form" }, h("h3", { text: t("profile.comments") }), list);
+      const n = profile.notifications;
+      if (n.available) {
+        const boxes = ["reply", "moderation", "featured"].map((name) => {
+          const box = h("input", { type: "checkbox", name, checked: n[name] });
+          return h("label", { class: "d-radio" }, box, t("profile.notify." + name));
+        });
+        const daily = h("input", { type: "checkbox", name: "daily", checked: n.frequency === "daily" });
+        const save = h("button", { type: "submit", class: "btn btn--ghost", text: t("profile.save") });
+        const form = h(
+          "form",
+          { class: "d-reasons", novalidate: true },
+          h("h3", { text: t("profile.email", { email: n.email || "" }) }),
+          ...boxes,
+          h("label", { class: "d-radio" }, daily, t("profile.daily")),
+          save,
+        );
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          const body = { frequency: daily.checked ? "daily" : "immediate" };
+          for (const label of boxes) body[label.firstChild.name] = label.firstChild.checked;
+          try {
+            await this.api("PATCH", "/reader/notifications", { body });
+            status.textContent = t("profile.saved");
+          } catch (error) {
+            status.textContent = error.message;
+          }
+        });
+        content.append(form);
+      }
+      const download = h("button", { type: "button", class: "btn btn--ghost", text: t("profile.download") });
+      download.addEventListener("click", async () => {
+        try {
+          const data = await this.api("GET", "/reader/data", { auth: true });
+          const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+          const a = h("a", { href: url, download: "parlour-" + this.o.site + "-my-data.json", hidden: true });
+          this.frame.append(a);
+          a.click();
+          a.remove();
+          this.later(() => URL.revokeObjectURL(url), 10000);
+        } catch (error) {
+          status.textContent = error.message;
+        }
+      });
+      // Deleting takes two clicks on the same button: no browser dialog, and nothing lost to a stray click.
+      const deleting = (label, path) => {
+        const button = h("button", { type: "button", class: "btn btn--danger", text: t(label) });
+        button.addEventListener("click", async () => {
+          if (!button.dataset.armed) {
+            button.dataset.armed = "1";
+            button.textContent = t("profile.confirm");
+            return;
+          }
+          try {
+            await this.api("DELETE", path);
+          } catch (error) {
+            status.textContent = error.message;
+            return;
+          }
+          if (path === "/reader") this.sessionLost();
+          dialog.close();
+          render(this.host, { ...this.o });
+        });
+        return button;
+      };
+      const close = h("button", { type: "button", class: "btn btn--ghost", text: t("profile.close") });
+      content.append(
+        status,
+        h("div", { class: "f-buttons" }, download, deleting("profile.deleteComments", "/reader/comments")),
+        h("div", { class: "f-buttons" }, deleting("profile.deleteAccount", "/reader"), close),
+      );
+      const dialog = this.modal(t("profile.title"), content, opener, close);
+      close.addEventListener("click", () => dialog.close());
+    }
+
+    sessionLost() {
+      sessions.delete(this.o.site);
+      for (const thread of threads) if (thread.o.site === this.o.site) thread.signedIn(null);
+    }
+
     // ------------------------------------------------------------ own comments
 
     owned() {
@@ -888,10 +1059,11 @@
         h("div", { class: "f-tools" }, h("span", { class: "f-hint", id: ids.hint, text: t("compose.hint") }), counter),
         bodyError,
       );
-      const identity = mode === "edit" ? null : this.identity(f);
-      if (identity) form.append(identity.node);
+      f.identity = mode === "edit" ? null : this.identity(f);
+      if (f.identity) form.append(f.identity.node);
       form.append(formError, buttons);
-      Object.assign(f, { form, textarea, submit, identity });
+      Object.assign(f, { form, textarea, submit });
+      if (f.identity) this.forms.add(f);
 
       const count = () => {
         const n = chars(textarea.value);
@@ -937,7 +1109,7 @@
       f.clearErrors = () => {
         formError.textContent = "";
         showError(bodyError, textarea, "");
-        if (identity) identity.clear();
+        if (f.identity) f.identity.clear();
       };
       f.fail = (error) => {
         let focus = null;
@@ -945,8 +1117,8 @@
           if (field === "body") {
             showError(bodyError, textarea, message);
             focus = focus || textarea;
-          } else if (identity && identity.fieldError(field, message)) {
-            focus = focus || identity.input(field);
+          } else if (f.identity && f.identity.fieldError(field, message)) {
+            focus = focus || f.identity.input(field);
           }
         }
         formError.textContent = error.message;
@@ -980,8 +1152,9 @@
           showError(bodyError, textarea, t("error.tooLong", { count: over }));
           return textarea.focus();
         }
-        const author = identity ? identity.value() : null;
-        if (identity && !author) return;
+        // null: the reader must fix the name (or sign in first); undefined: signed in, the server knows who.
+        const author = f.identity ? f.identity.value() : undefined;
+        if (author === null) return;
         f.busy = true;
         submit.disabled = true;
         submit.setAttribute("aria-busy", "true");
@@ -1010,9 +1183,32 @@
       return f;
     }
 
-    // Name and optional e-mail, remembered; once known, a short "Posting as Ann (Change)".
+    // Name and optional e-mail, remembered; once known, a short "Posting as Ann (Change)". A reader signed in
+    // through the publisher posts as themselves; where the site requires it, others are asked to sign in.
     identity(f) {
       const { t, config } = this;
+      if (this.session) {
+        const who = h("strong", { text: this.session.reader.name });
+        const mine = h("button", { type: "button", class: "btn-link", text: t("profile.open") });
+        mine.addEventListener("click", () => this.openProfile(mine));
+        const node = h("div", { class: "f-identity" }, h("p", { class: "f-as" }, t("compose.postingAs") + " ", who, " ", mine));
+        return { node, clear() {}, input: () => f.textarea, fieldError: () => false, value: () => undefined };
+      }
+      if (config.sign_in_required) {
+        const button = h("button", { type: "button", class: "btn-link", text: t("signin.button") });
+        button.addEventListener("click", () => this.requestLogin());
+        const node = h("div", { class: "f-identity" }, h("p", { class: "f-as" }, t("signin.required") + " ", button));
+        return {
+          node,
+          clear() {},
+          input: () => button,
+          fieldError: () => false,
+          value: () => {
+            this.requestLogin();
+            return null;
+          },
+        };
+      }
       const saved = store.get("author", {});
       const ids = { name: this.id("name"), email: this.id("email"), nameErr: this.id("nerr"), emailErr: this.id("eerr") };
       const name = h("input", {
@@ -1563,6 +1759,8 @@
       theme: pick("theme") || "auto",
       sort: SORTS.includes(stored) ? stored : SORTS.includes(sort) ? sort : "top",
       prompt: pick("prompt"),
+      sso: pick("sso"),
+      onLoginRequest: typeof options.onLoginRequest === "function" ? options.onLoginRequest : null,
       limit: Math.min(100, Math.max(1, Number(options.limit) || PAGE)),
     };
     if (options.sort && SORTS.includes(options.sort)) o.sort = options.sort;
@@ -1582,7 +1780,41 @@
     instances.delete(element);
   }
 
-  window.Parlour = Object.freeze({ render, destroy, version: "1" });
+  // The host page signs its reader in with a token its server signed (or signs them out); every thread of the
+  // site follows. Resolves to the reader as Parlour sees them, or null when the token was refused.
+  async function login(token, options = {}) {
+    const sites = options.site ? [options.site] : [...new Set([...threads].map((thread) => thread.o.site))];
+    const results = await Promise.all(sites.map((site) => exchange(site, token)));
+    for (const thread of threads) {
+      const index = sites.indexOf(thread.o.site);
+      if (index >= 0) thread.signedIn(results[index]);
+    }
+    const first = results.find(Boolean);
+    return first ? first.reader : null;
+  }
+
+  async function logout() {
+    const ended = [...sessions.entries()];
+    sessions.clear();
+    for (const thread of threads) thread.signedIn(null);
+    await Promise.all(
+      ended.map(async ([, pending]) => {
+        const session = await pending;
+        if (!session) return;
+        await fetch(API + "/reader/session", {
+          method: "DELETE",
+          credentials: "omit",
+          headers: { Authorization: "Bearer " + session.token },
+        }).catch(() => null);
+      }),
+    );
+  }
+
+  function onLoginRequest(handler) {
+    loginHandler = typeof handler === "function" ? handler : null;
+  }
+
+  window.Parlour = Object.freeze({ render, destroy, login, logout, onLoginRequest, version: "1" });
 
   function auto() {
     const element = document.getElementById("parlour-thread");

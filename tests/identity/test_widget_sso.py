@@ -1,0 +1,135 @@
+"""The widget with publisher sign-on, in headless Chromium against a real `parlour demo` server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import browser  # noqa: F401 - the Chromium fixture
+from tests.browser.widget_support import (
+    ADMIN_KEY,
+    ORIGIN,
+    UNGUARDED,
+    Server,
+    comment_ids,
+    reader,
+    story_url,
+    widget_server,
+)
+from tests.identity.tokens import HS_SECRET, mint
+
+pytestmark = pytest.mark.slow
+
+W = "#parlour-thread"
+SSO = {"sso_algorithm": "HS256", "sso_secret": HS_SECRET, **UNGUARDED}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with widget_server() as running:
+        for slug, extra in {"wsso": {}, "wssoreq": {"sign_in": "required"}}.items():
+            response = running.api.post(
+                "/api/v1/sites",
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                json={
+                    "slug": slug,
+                    "name": slug,
+                    "allowed_origins": [ORIGIN, running.base_url],
+                    "settings": SSO | extra,
+                },
+            )
+            assert response.status_code == 201, response.text
+        yield running
+
+
+def thread_authors(server: Server, site: str, story: str) -> list[str]:
+    page = server.api.get("/api/v1/threads", params={"site": site, "url": story_url(story)}).json()
+    return [c["author"]["name"] for c in page["comments"] if c["author"]]
+
+
+def test_signed_in_reader_posts_edits_and_deletes(browser: Browser, server: Server) -> None:  # noqa: F811
+    token = mint(site="wsso", badges=["Subscriber"])
+    with reader(browser, server) as r:
+        page = r.open_story("sso-story", site="wsso", sso=token)
+        compose = page.locator(f"{W} form.f--new")
+        expect(compose.locator(".f-as")).to_contain_text("Posting as Ada Reader")
+        expect(compose.get_by_label("Name")).to_have_count(0)
+        page.get_by_label("What is your opinion?").fill("Signed in and **posting**.")
+        page.get_by_role("button", name="Post comment").click()
+        mine = page.locator(f"{W} .p-list > .c").first
+        expect(mine.locator(".c-body strong")).to_have_text("posting")
+        expect(mine.locator(".c-badges")).to_contain_text("Subscriber")
+        assert thread_authors(server, "wsso", "sso-story") == ["Ada Reader"]
+        mine.get_by_role("button", name="Edit").click()
+        box = mine.get_by_label("Edit your comment")
+        box.fill("Signed in and edited.")
+        mine.get_by_role("button", name="Save changes").click()
+        expect(mine.locator(".c-body")).to_have_text("Signed in and edited.")
+        mine.get_by_role("button", name="Delete").click()
+        page.locator(f"{W} dialog[open]").get_by_role("button", name="Delete comment").click()
+        expect(page.locator(f"{W} .c")).to_have_count(0)
+        assert thread_authors(server, "wsso", "sso-story") == []
+        r.assert_quiet()
+
+
+def test_sign_in_required_asks_the_host_page_then_posts(browser: Browser, server: Server) -> None:  # noqa: F811
+    with reader(browser, server) as r:
+        page = r.open_story("sso-required", site="wssoreq")
+        compose = page.locator(f"{W} form.f--new")
+        expect(compose.locator(".f-as")).to_contain_text("Sign in to comment.")
+        page.evaluate("() => Parlour.onLoginRequest((where) => { document.body.dataset.asked = where.site; })")
+        page.get_by_label("What is your opinion?").fill("Let me in.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator("body")).to_have_attribute("data-asked", "wssoreq")
+        assert thread_authors(server, "wssoreq", "sso-required") == []
+        # The host page signs the reader in with a token from its server; the draft is still there.
+        name = page.evaluate("(token) => Parlour.login(token).then((reader) => reader.name)", mint(site="wssoreq"))
+        assert name == "Ada Reader"
+        expect(compose.locator(".f-as")).to_contain_text("Posting as Ada Reader")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .p-list > .c .c-body").first).to_have_text("Let me in.")
+        assert thread_authors(server, "wssoreq", "sso-required") == ["Ada Reader"]
+        # Signing out ends the session on the server and the widget asks to sign in again.
+        page.evaluate("() => Parlour.logout()")
+        expect(compose.locator(".f-as")).to_contain_text("Sign in to comment.")
+        r.assert_quiet()
+
+
+def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Server) -> None:  # noqa: F811
+    forged = mint(site="wsso", key="not-the-site-secret-" + "x" * 20)
+    with reader(browser, server) as r:
+        page = r.open_story("sso-forged", site="wsso", sso=forged)
+        expect(page.locator(f"{W} form.f--new").get_by_label("Name")).to_have_count(1)
+        r.assert_quiet(401)
+
+
+def test_profile_lists_my_comments_and_deletes_them(browser: Browser, server: Server) -> None:  # noqa: F811
+    token = mint(site="wsso", sub="profile-reader", name="Pia Profile")
+    with reader(browser, server) as r:
+        page = r.open_story("sso-profile", site="wsso", sso=token)
+        page.get_by_label("What is your opinion?").fill("Pia's words on this story.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .p-list > .c .c-body").first).to_have_text("Pia's words on this story.")
+        [posted] = comment_ids(page)
+        # The idle compose box shows who is posting once focused; the profile opens from there.
+        page.get_by_label("What is your opinion?").focus()
+        page.get_by_role("button", name="My comments and settings").click()
+        dialog = page.locator(f"{W} dialog[open]")
+        expect(dialog.get_by_role("heading", name="Your comments and settings")).to_be_visible()
+        expect(dialog.locator(".d-mine a")).to_have_text(["Pia's words on this story."])
+        expect(dialog.locator(".d-mine a")).to_have_attribute("href", story_url("sso-profile") + f"#comment-{posted}")
+        with page.expect_download() as download:
+            dialog.get_by_role("button", name="Download my data").click()
+        saved = download.value.path()
+        assert '"body": "Pia\'s words on this story."' in saved.read_text()
+        delete = dialog.get_by_role("button", name="Delete all my comments")
+        delete.click()
+        expect(dialog.get_by_role("button", name="Click again to confirm")).to_be_visible()
+        assert thread_authors(server, "wsso", "sso-profile") == ["Pia Profile"]
+        dialog.get_by_role("button", name="Click again to confirm").click()
+        r.wait_ready()
+        expect(page.locator(f"{W} .c")).to_have_count(0)
+        assert thread_authors(server, "wsso", "sso-profile") == []
+        r.assert_quiet()
