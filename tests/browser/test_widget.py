@@ -11,8 +11,10 @@ blank lines), no sampling: about 8 s. Its page has no CSP, so an injected handle
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, expect
@@ -230,6 +232,44 @@ def test_a_failed_post_keeps_the_draft_and_retries_with_the_same_key(browser: Br
             server.api.get("/api/v1/threads", params={"site": "wtest", "url": story_url("retry")}).json()["total"] == 1
         )
         r.assert_quiet("net::ERR_CONNECTION_RESET")
+
+
+def test_the_nudge_shows_the_words_and_lets_the_writer_choose(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        page = r.open_story("nudged", site="wnudge")
+        sent: list[dict[str, Any]] = []
+        page.on(
+            "request",
+            lambda request: (
+                sent.append(json.loads(request.post_data or "{}"))
+                if request.method == "POST" and request.url.endswith("/api/v1/comments")
+                else None
+            ),
+        )
+        page.get_by_label("What is your opinion?").fill("The minister is a  scoundrel.")
+        page.get_by_label("Name").fill("Nia")
+        page.get_by_role("button", name="Post comment").click()
+        nudge = page.locator(f"{W} .f-nudge")
+        expect(nudge).to_be_visible()
+        expect(nudge.locator("mark").filter(has_text="scoundrel")).to_have_count(1)  # list and model words
+        assert sent == []  # nothing posted while the writer decides
+        # Revise: the panel goes, the text stays for editing; the revised comment is published.
+        page.get_by_role("button", name="Revise it").click()
+        expect(nudge).to_have_count(0)
+        expect(page.get_by_label("What is your opinion?")).to_have_value("The minister is a  scoundrel.")
+        page.get_by_label("What is your opinion?").fill("The minister is mistaken.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .c-body")).to_have_text("The minister is mistaken.")
+        # A new draft is checked again; posting it as it is sends it to review, marked as such.
+        page.get_by_label("What is your opinion?").fill("Still a scoundrel.")
+        page.get_by_role("button", name="Post comment").click()
+        page.get_by_role("button", name="Post as it is").click()
+        expect(page.locator(f"{W} .c-body").filter(has_text="Still a scoundrel.")).to_have_count(1)
+        assert [(s["body"], s.get("nudge")) for s in sent] == [
+            ("The minister is mistaken.", "revised"),
+            ("Still a scoundrel.", "ignored"),
+        ]
+        r.assert_quiet()
 
 
 def test_edit_and_delete_own_comments_within_the_window(browser: Browser, server: Server) -> None:

@@ -45,6 +45,8 @@ SITES = {
     "wtest": {"moderation_mode": "post", "edit_window_seconds": 900, **UNGUARDED},
     "wpre": {"moderation_mode": "pre", "edit_window_seconds": 900, **UNGUARDED},
     "wshort": {"moderation_mode": "post", "edit_window_seconds": 3, **UNGUARDED},
+    # The nudge: a suspect word holds a comment, so the widget asks before posting one.
+    "wnudge": {"moderation_mode": "post", "edit_window_seconds": 900, "suspect_words": ["scoundrel"], **UNGUARDED},
 }
 
 

@@ -106,6 +106,17 @@
   };
   const reducedMotion = () => matchMedia("(prefers-reduced-motion: reduce)").matches;
 
+  // Highlights may overlap (a word list and a model category on the same word): one <mark> per stretch.
+  const mergedSpans = (highlights) => {
+    const merged = [];
+    for (const { start, end } of [...highlights].sort((a, b) => a.start - b.start || a.end - b.end)) {
+      const last = merged[merged.length - 1];
+      if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+      else merged.push([start, end]);
+    }
+    return merged;
+  };
+
   class ApiError extends Error {
     constructor(status, detail, errors) {
       super(detail);
@@ -1062,7 +1073,7 @@
       f.identity = mode === "edit" ? null : this.identity(f);
       if (f.identity) form.append(f.identity.node);
       form.append(formError, buttons);
-      Object.assign(f, { form, textarea, submit });
+      Object.assign(f, { form, textarea, submit, buttons });
       if (f.identity) this.forms.add(f);
 
       const count = () => {
@@ -1163,7 +1174,9 @@
         f.key = f.key || randomKey(); // the same key for a retry of the same text: never a double post
         try {
           if (mode === "edit") await this.saveEdit(entry, body, f);
+          else if (await this.nudge(f, body)) return; // the reader chooses: revise, or post as it is
           else await this.post(f, body, author);
+          this.clearNudge(f);
           clearTimeout(saveTimer);
           if (draftKey) store.set(draftKey, null);
           textarea.value = "";
@@ -1284,9 +1297,72 @@
       };
     }
 
+    // The nudge, once per draft: when the site's rules or the model would hold or flag it, show the words that
+    // would and let the writer revise it or post it as it is. The check is advice: if it fails, posting goes on.
+    async nudge(f, body) {
+      if (f.nudged !== undefined) {
+        f.nudgeOutcome = body === f.nudged ? "ignored" : "revised";
+        return false;
+      }
+      let check;
+      try {
+        check = await this.api("POST", "/comments:check", { body: { site: this.o.site, body } });
+      } catch (error) {
+        if (error.name === "AbortError") throw error;
+        return false;
+      }
+      // Held or refused only: a flag publishes at once and a moderator looks later, no reason to stop the writer.
+      if (check.decision === "publish" || check.decision === "flag") return false;
+      f.nudged = body;
+      this.showNudge(f, check);
+      return true;
+    }
+
+    showNudge(f, check) {
+      const { t } = this;
+      const quote = h("p", { class: "f-nudge-text" });
+      let at = 0;
+      for (const [start, end] of mergedSpans(check.highlights)) {
+        if (start > at) quote.append(document.createTextNode(check.text.slice(at, start)));
+        quote.append(h("mark", { text: check.text.slice(start, end) }));
+        at = end;
+      }
+      quote.append(document.createTextNode(check.text.slice(at)));
+      const revise = h("button", { type: "button", class: "btn btn--ghost", text: t("nudge.revise") });
+      const anyway = h("button", { type: "submit", class: "btn btn--primary", text: t("nudge.postAnyway") });
+      const message = t(check.decision === "reject" ? "nudge.reject" : "nudge.hold");
+      const panel = h(
+        "div",
+        { class: "f-nudge", role: "alert" },
+        h("p", { class: "f-nudge-title", text: message }),
+        quote,
+        h("div", { class: "f-buttons" }, revise, anyway),
+      );
+      revise.addEventListener("click", () => {
+        this.clearNudge(f, { keep: true }); // the draft stays nudged: the next post goes through, as revised
+        f.textarea.focus();
+      });
+      this.clearNudge(f, { keep: true });
+      f.nudgePanel = panel;
+      f.buttons.hidden = true;
+      f.form.insertBefore(panel, f.buttons);
+      anyway.focus();
+    }
+
+    clearNudge(f, { keep = false } = {}) {
+      if (f.nudgePanel) f.nudgePanel.remove();
+      f.nudgePanel = null;
+      if (f.buttons) f.buttons.hidden = false;
+      if (!keep) {
+        f.nudged = undefined;
+        f.nudgeOutcome = undefined;
+      }
+    }
+
     async post(f, body, author) {
       const request = { site: this.o.site, url: this.o.url, body, author };
       if (f.parent) request.parent_id = f.parent.c.id;
+      if (f.nudgeOutcome) request.nudge = f.nudgeOutcome;
       // The stream may announce this comment before the response arrives: hold its events until then.
       this.posting = (this.posting || 0) + 1;
       let created;
