@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parlour.db.engine import Database
 from parlour.db.tables import MailAddress, MailFrequency, MailMessage, MailStatus
+from parlour.infra import leases
 
 # Kinds a reader who chose the daily digest gets in it rather than one by one.
 DIGESTIBLE = frozenset({"reply", "approved", "rejected", "featured"})
@@ -74,34 +75,16 @@ def enqueue(
 
 def claim_due(*, db: Database, policy: MailPolicy, now: datetime) -> list[int]:
     """Take the lease on due messages; one another worker claimed first is skipped."""
-    due = (
-        select(MailMessage.id)
-        .where(MailMessage.status == MailStatus.PENDING, MailMessage.next_attempt_at <= now)
-        .order_by(MailMessage.next_attempt_at, MailMessage.id)
-        .limit(policy.batch)
-    )
-    with db.read() as session:
-        # A read first, so an idle outbox never takes SQLite's write lock.
-        candidates = sorted(session.scalars(due))
+    candidates = leases.due_ids(db=db, model=MailMessage, pending=MailStatus.PENDING, now=now, batch=policy.batch)
     if not candidates:
         return []
     lease_until = now + timedelta(seconds=policy.lease_seconds)
-    claimed: list[int] = []
     with db.write() as session:
-        for message_id in candidates:
-            taken = session.execute(
-                update(MailMessage)
-                .where(
-                    MailMessage.id == message_id,
-                    MailMessage.status == MailStatus.PENDING,
-                    MailMessage.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=lease_until, attempts=MailMessage.attempts + 1)
-                .execution_options(synchronize_session=False)
+        return list(
+            leases.lease(
+                session, model=MailMessage, pending=MailStatus.PENDING, ids=candidates, now=now, lease_until=lease_until
             )
-            if getattr(taken, "rowcount", 0) == 1:
-                claimed.append(message_id)
-    return claimed
+        )
 
 
 def settle(

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parlour.clock import utcnow
 from parlour.db.engine import Database
 from parlour.db.tables import DeliveryStatus, Site, WebhookDelivery, WebhookEndpoint
+from parlour.infra import leases
 from parlour.webhooks import payloads
 from parlour.webhooks.retry import DeliveryPolicy, next_attempt, succeeded
 
@@ -74,33 +75,17 @@ def new_delivery(*, endpoint_id: int, event: str, site: str, data: dict[str, Any
 
 def claim_due(*, db: Database, policy: DeliveryPolicy, now: datetime) -> list[Claimed]:
     """Take the lease on due deliveries; a delivery another worker claimed first is skipped."""
-    due = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(policy.batch)
-    )
-    with db.read() as session:
-        # Polling reads first, so an idle queue never takes SQLite's write lock.
-        candidates = sorted(session.scalars(due))
+    pending = DeliveryStatus.PENDING
+    candidates = leases.due_ids(db=db, model=WebhookDelivery, pending=pending, now=now, batch=policy.batch)
     if not candidates:
         return []
     lease_until = now + timedelta(seconds=policy.lease_seconds)
     claimed: list[Claimed] = []
     with db.write() as session:
-        for delivery_id in candidates:
-            taken = session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == DeliveryStatus.PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=lease_until, attempts=WebhookDelivery.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(taken, "rowcount", 0) != 1:
-                continue
+        taken = leases.lease(
+            session, model=WebhookDelivery, pending=pending, ids=candidates, now=now, lease_until=lease_until
+        )
+        for delivery_id in list(taken):
             delivery, endpoint = session.execute(
                 select(WebhookDelivery, WebhookEndpoint)
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
