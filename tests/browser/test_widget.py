@@ -139,6 +139,18 @@ def test_featured_tombstones_and_author_links(browser: Browser, server: Server) 
         r.assert_quiet()
 
 
+def test_identicons_come_from_the_authors_salted_hash(browser: Browser, server: Server) -> None:
+    for body, name in (("First from Ada.", "Ada"), ("From Bo.", "Bo"), ("Again from Ada.", "Ada")):
+        server.post("identicons", body, name)
+    with reader(browser, server) as r:
+        page = r.open_story("identicons", sort="oldest")
+        expect(page.locator(f"{W} .c-identicon")).to_have_count(3)
+        drawn = page.locator(f"{W} .c-avatar--identicon").evaluate_all("els => els.map(e => e.innerHTML)")
+        assert drawn[0] == drawn[2] != drawn[1]  # the same author, the same picture; another author, another
+        assert all("<rect" in svg and "<script" not in svg for svg in drawn)
+        r.assert_quiet()
+
+
 def test_share_copies_the_permalink(browser: Browser, server: Server) -> None:
     target = server.post("sharing", "Share me.")["id"]
     with reader(browser, server, permissions=["clipboard-read", "clipboard-write"]) as r:

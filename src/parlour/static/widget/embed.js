@@ -619,7 +619,10 @@
             text: name,
           })
         : h("span", { class: "c-author", id: entry.authorId, text: name });
-      const avatar = h("span", { class: "c-avatar", "aria-hidden": "true", text: Array.from(name)[0].toUpperCase() });
+      const seed = c.author && c.author.avatar_seed;
+      const avatar = seed
+        ? h("span", { class: "c-avatar c-avatar--identicon", "aria-hidden": "true" }, identicon(seed))
+        : h("span", { class: "c-avatar", "aria-hidden": "true", text: Array.from(name)[0].toUpperCase() });
       avatar.style.setProperty("--hue", String(hue(name))); // CSSOM, allowed under a strict style-src
       const toggle = h(
         "button",
@@ -1805,6 +1808,29 @@
         time.textContent = this.t.relative(new Date(time.getAttribute("datetime")));
       }
     }
+  }
+
+  // An identicon from the server's salted hash of the author (avatar_seed): 5×5 cells mirrored left to right,
+  // one colour; built as SVG elements, so no request, no image URL and nothing a strict CSP forbids.
+  function identicon(seed) {
+    const bits = parseInt(seed.slice(0, 8), 16);
+    const fill = `hsl(${parseInt(seed.slice(8, 11), 16) % 360} 55% 42%)`;
+    const svg = document.createElementNS(SVG, "svg");
+    for (const [key, value] of [["viewBox", "-0.5 -0.5 6 6"], ["class", "c-identicon"], ["focusable", "false"]]) {
+      svg.setAttribute(key, value);
+    }
+    for (let cell = 0; cell < 15; cell++) {
+      if (!((bits >>> cell) & 1)) continue;
+      const column = Math.floor(cell / 5);
+      for (const x of column === 2 ? [2] : [column, 4 - column]) {
+        const square = document.createElementNS(SVG, "rect");
+        for (const [key, value] of [["x", x], ["y", cell % 5], ["width", 1], ["height", 1], ["fill", fill]]) {
+          square.setAttribute(key, String(value));
+        }
+        svg.append(square);
+      }
+    }
+    return svg;
   }
 
   function hue(text) {
