@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import pytest
@@ -133,3 +134,39 @@ def test_profile_lists_my_comments_and_deletes_them(browser: Browser, server: Se
         expect(page.locator(f"{W} .c")).to_have_count(0)
         assert thread_authors(server, "wsso", "sso-profile") == []
         r.assert_quiet()
+
+
+# A 1×1 PNG, served for the publisher's picture URL.
+PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_publisher_pictures_only_where_the_page_asks_for_them(browser: Browser, server: Server) -> None:  # noqa: F811
+    picture = "https://cdn.news.example/avatars/42.png"
+    server.post("pictures", "Before the reader signs in.", "Bo", site="wsso")
+    with reader(browser, server) as r:
+        r.page.route(picture, lambda route: route.fulfill(body=PIXEL, content_type="image/png"))
+        page = r.open_story("pictures", site="wsso", strict=False, sso=mint(site="wsso"), avatars="pictures")
+        page.get_by_label("What is your opinion?").fill("With my picture.")
+        page.get_by_role("button", name="Post comment").click()
+        mine = page.locator(f"{W} .c").filter(has_text="With my picture.")
+        expect(mine.locator(".c-avatar--picture img")).to_have_attribute("src", picture)
+        expect(mine.locator(".c-avatar--picture img")).to_have_js_property("naturalWidth", 1)
+        # Anonymous readers keep their identicon.
+        expect(page.locator(f"{W} .c").filter(has_text="Before the reader").locator(".c-identicon")).to_have_count(1)
+        r.assert_quiet()
+    with reader(browser, server) as r:
+        # The same page without the attribute (the default) loads no picture: a strict img-src stays quiet.
+        page = r.open_story("pictures", site="wsso", sso=mint(site="wsso"))
+        expect(page.locator(f"{W} .c")).to_have_count(2)
+        expect(page.locator(f"{W} .c-avatar--picture")).to_have_count(0)
+        r.assert_quiet()
+    with reader(browser, server) as r:
+        # A picture that does not load gives way to the identicon.
+        r.page.route(picture, lambda route: route.fulfill(status=404, body=b""))
+        page = r.open_story("pictures", site="wsso", strict=False, avatars="pictures")
+        mine = page.locator(f"{W} .c").filter(has_text="With my picture.")
+        expect(mine.locator(".c-identicon, .c-avatar")).not_to_have_count(0)
+        expect(mine.locator(".c-avatar--picture")).to_have_count(0)
+        r.assert_quiet(404)

@@ -620,7 +620,10 @@
           })
         : h("span", { class: "c-author", id: entry.authorId, text: name });
       const seed = c.author && c.author.avatar_seed;
-      const avatar = seed
+      const picture = this.o.avatars === "pictures" && c.author && c.author.avatar && safeWebsite(c.author.avatar);
+      const avatar = picture
+        ? h("span", { class: "c-avatar c-avatar--picture", "aria-hidden": "true" }, avatarImage(picture, seed, name))
+        : seed
         ? h("span", { class: "c-avatar c-avatar--identicon", "aria-hidden": "true" }, identicon(seed))
         : h("span", { class: "c-avatar", "aria-hidden": "true", text: Array.from(name)[0].toUpperCase() });
       avatar.style.setProperty("--hue", String(hue(name))); // CSSOM, allowed under a strict style-src
@@ -1833,6 +1836,20 @@
     return svg;
   }
 
+  // The publisher's picture of a signed-in reader, sent without a referrer; if it cannot load, the identicon
+  // (or the initial) takes its place.
+  function avatarImage(url, seed, name) {
+    const img = h("img", { src: url, alt: "", loading: "lazy", referrerpolicy: "no-referrer", decoding: "async" });
+    img.addEventListener("error", () => {
+      const parent = img.parentNode;
+      if (!parent) return;
+      parent.classList.remove("c-avatar--picture");
+      if (seed) parent.classList.add("c-avatar--identicon");
+      img.replaceWith(seed ? identicon(seed) : Array.from(name)[0].toUpperCase());
+    });
+    return img;
+  }
+
   function hue(text) {
     let n = 0;
     for (const ch of text) n = (n * 31 + ch.codePointAt(0)) % 360;
@@ -1862,6 +1879,9 @@
       sort: SORTS.includes(stored) ? stored : SORTS.includes(sort) ? sort : "top",
       prompt: pick("prompt"),
       sso: pick("sso"),
+      // "pictures": show signed-in readers' pictures from the publisher. Off by default: a page whose CSP
+      // limits img-src would block them (and log errors); identicons need nothing.
+      avatars: pick("avatars") === "pictures" ? "pictures" : "identicons",
       onLoginRequest: typeof options.onLoginRequest === "function" ? options.onLoginRequest : null,
       limit: Math.min(100, Math.max(1, Number(options.limit) || PAGE)),
     };
