@@ -191,45 +191,48 @@ class TestSignOut:
 
 
 def _attacks() -> list[Any]:
-    now = int(time.time())
-    base = claims()
+    # Times are read when a case runs, not when pytest collects it: a long suite would age them.
+
+    def now() -> int:
+        return int(time.time())
+
     unsigned = {"alg": "none", "typ": "JWT"}
     attacker_jwk = jwt.algorithms.RSAAlgorithm.to_jwk(OTHER_RSA_KEY.public_key(), as_dict=True)
     cases: dict[str, tuple[str, Any]] = {
         # alg none, in every spelling, with and without a signature
-        "alg-none": ("RS256", lambda: forge(unsigned, base)),
-        "alg-None": ("HS256", lambda: forge({"alg": "None"}, base)),
-        "alg-NONE-signed": ("HS256", lambda: forge({"alg": "NONE"}, base, hmac_key=HS_SECRET.encode())),
+        "alg-none": ("RS256", lambda: forge(unsigned, claims())),
+        "alg-None": ("HS256", lambda: forge({"alg": "None"}, claims())),
+        "alg-NONE-signed": ("HS256", lambda: forge({"alg": "NONE"}, claims(), hmac_key=HS_SECRET.encode())),
         # HS/RS confusion: an HMAC keyed with the site's public key, which anyone can read
         "hs-with-rsa-public-pem": (
             "RS256",
-            lambda: forge({"alg": "HS256", "typ": "JWT"}, base, hmac_key=RSA_PEM.encode()),
+            lambda: forge({"alg": "HS256", "typ": "JWT"}, claims(), hmac_key=RSA_PEM.encode()),
         ),
         "hs-with-rsa-pem-stripped": (
             "RS256",
-            lambda: forge({"alg": "HS256"}, base, hmac_key=RSA_PEM.strip().encode()),
+            lambda: forge({"alg": "HS256"}, claims(), hmac_key=RSA_PEM.strip().encode()),
         ),
         "rs-token-at-hs-site": ("HS256", lambda: mint("RS256")),
         "eddsa-token-at-rs-site": ("RS256", lambda: mint("EdDSA")),
         "rs-token-at-eddsa-site": ("EdDSA", lambda: mint("RS256")),
-        "ps256-at-rs-site": ("RS256", lambda: jwt.encode(base, RSA_KEY, algorithm="PS256")),
+        "ps256-at-rs-site": ("RS256", lambda: jwt.encode(claims(), RSA_KEY, algorithm="PS256")),
         # keys the attacker holds
         "hs-wrong-secret": ("HS256", lambda: mint("HS256", key="x" * 40)),
         "rs-wrong-key": ("RS256", lambda: mint("RS256", key=OTHER_RSA_KEY)),
         "eddsa-wrong-key": ("EdDSA", lambda: mint("EdDSA", key=OTHER_ED_KEY)),
         "tampered-payload": ("RS256", lambda: _tamper(mint("RS256"), sub="admin")),
         # time
-        "expired": ("HS256", lambda: mint(iat=now - 3600, exp=now - 600)),
-        "not-yet-valid-nbf": ("HS256", lambda: mint(nbf=now + 600)),
-        "issued-in-the-future": ("HS256", lambda: mint(iat=now + 600, exp=now + 900)),
-        "lives-too-long": ("HS256", lambda: mint(exp=now + 90 * 86400)),
+        "expired": ("HS256", lambda: mint(iat=now() - 3600, exp=now() - 600)),
+        "not-yet-valid-nbf": ("HS256", lambda: mint(nbf=now() + 600)),
+        "issued-in-the-future": ("HS256", lambda: mint(iat=now() + 600, exp=now() + 900)),
+        "lives-too-long": ("HS256", lambda: mint(exp=now() + 90 * 86400)),
         # audience and required claims
         "wrong-aud": ("HS256", lambda: mint(aud="gazette")),
         "aud-list-without-site": ("HS256", lambda: mint(aud=["gazette", "other"])),
-        "missing-aud": ("HS256", lambda: jwt.encode({k: v for k, v in base.items() if k != "aud"}, HS_SECRET)),
-        "missing-exp": ("HS256", lambda: jwt.encode({k: v for k, v in base.items() if k != "exp"}, HS_SECRET)),
-        "missing-iat": ("HS256", lambda: jwt.encode({k: v for k, v in base.items() if k != "iat"}, HS_SECRET)),
-        "missing-sub": ("HS256", lambda: jwt.encode({k: v for k, v in base.items() if k != "sub"}, HS_SECRET)),
+        "missing-aud": ("HS256", lambda: jwt.encode({k: v for k, v in claims().items() if k != "aud"}, HS_SECRET)),
+        "missing-exp": ("HS256", lambda: jwt.encode({k: v for k, v in claims().items() if k != "exp"}, HS_SECRET)),
+        "missing-iat": ("HS256", lambda: jwt.encode({k: v for k, v in claims().items() if k != "iat"}, HS_SECRET)),
+        "missing-sub": ("HS256", lambda: jwt.encode({k: v for k, v in claims().items() if k != "sub"}, HS_SECRET)),
         "missing-name": ("HS256", lambda: mint(name=None)),
         "sub-not-a-string": ("HS256", lambda: mint(sub=42)),
         "http-picture": ("HS256", lambda: mint(picture="http://cdn.news.example/a.png")),

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from parlour.cli import app
 from parlour.db.engine import Database
+from parlour.transfer import cli as transfer_cli
 from tests.conftest import ORIGIN, SECRET, DatabaseUnderTest, SiteInfo, create_test_site
 from tests.transfer.checks import table_counts
 from tests.transfer.conftest import IssoData
@@ -21,6 +23,14 @@ runner = CliRunner()
 @pytest.fixture
 def env(database: DatabaseUnderTest) -> dict[str, str]:
     return {"PARLOUR_DATABASE_URL": database.url, "PARLOUR_SECRET_KEY": SECRET, "COLUMNS": "200"}
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rich sizes tables to the terminal it finds; under xdist that can be 80 columns, which wraps the reasons
+    # inside their table cells. The checks are about what the report says, so give it room.
+    monkeypatch.setattr(transfer_cli, "console", Console(width=240))
+    monkeypatch.setattr(transfer_cli, "errors", Console(width=240, stderr=True))
 
 
 def flat(output: str) -> str:
