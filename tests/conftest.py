@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -185,3 +187,21 @@ def thread(client: TestClient, url: str = STORY, **params: Any) -> dict[str, Any
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+# Browser tests: Debian's chromium driven by Playwright (its own browser download is not used). One browser per
+# test process, shared by every folder that drives it: two sync Playwright instances cannot live in one process.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is required under CI=true (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()

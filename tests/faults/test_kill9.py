@@ -73,7 +73,7 @@ def test_kill_9_of_workers_loses_and_doubles_nothing(process_db: DatabaseUnderTe
     assert killed == CYCLES, f"only {killed} kills before the deadline"
     assert outcomes.problems == []
     assert outcomes.transport_errors, "no request was cut off: the kills did not land under load"
-    assert len(outcomes.acknowledged) > CYCLES
+    assert outcomes.acknowledged, "nothing was acknowledged: there was no load to cut into"
 
     if process_db.backend == "sqlite":
         with sqlite3.connect(process_db.url.removeprefix("sqlite:///")) as connection:

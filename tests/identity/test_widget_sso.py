@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import browser  # noqa: F401 - the Chromium fixture
 from tests.browser.widget_support import (
     ADMIN_KEY,
     ORIGIN,
@@ -50,7 +49,7 @@ def thread_authors(server: Server, site: str, story: str) -> list[str]:
     return [c["author"]["name"] for c in page["comments"] if c["author"]]
 
 
-def test_signed_in_reader_posts_edits_and_deletes(browser: Browser, server: Server) -> None:  # noqa: F811
+def test_signed_in_reader_posts_edits_and_deletes(browser: Browser, server: Server) -> None:
     token = mint(site="wsso", badges=["Subscriber"])
     with reader(browser, server) as r:
         page = r.open_story("sso-story", site="wsso", sso=token)
@@ -75,7 +74,7 @@ def test_signed_in_reader_posts_edits_and_deletes(browser: Browser, server: Serv
         r.assert_quiet()
 
 
-def test_sign_in_required_asks_the_host_page_then_posts(browser: Browser, server: Server) -> None:  # noqa: F811
+def test_sign_in_required_asks_the_host_page_then_posts(browser: Browser, server: Server) -> None:
     with reader(browser, server) as r:
         page = r.open_story("sso-required", site="wssoreq")
         compose = page.locator(f"{W} form.f--new")
@@ -98,7 +97,7 @@ def test_sign_in_required_asks_the_host_page_then_posts(browser: Browser, server
         r.assert_quiet()
 
 
-def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Server) -> None:  # noqa: F811
+def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Server) -> None:
     forged = mint(site="wsso", key="not-the-site-secret-" + "x" * 20)
     with reader(browser, server) as r:
         page = r.open_story("sso-forged", site="wsso", sso=forged)
@@ -106,7 +105,7 @@ def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Ser
         r.assert_quiet(401)
 
 
-def test_profile_lists_my_comments_and_deletes_them(browser: Browser, server: Server) -> None:  # noqa: F811
+def test_profile_lists_my_comments_and_deletes_them(browser: Browser, server: Server) -> None:
     token = mint(site="wsso", sub="profile-reader", name="Pia Profile")
     with reader(browser, server) as r:
         page = r.open_story("sso-profile", site="wsso", sso=token)
@@ -142,7 +141,7 @@ PIXEL = base64.b64decode(
 )
 
 
-def test_publisher_pictures_only_where_the_page_asks_for_them(browser: Browser, server: Server) -> None:  # noqa: F811
+def test_publisher_pictures_only_where_the_page_asks_for_them(browser: Browser, server: Server) -> None:
     picture = "https://cdn.news.example/avatars/42.png"
     server.post("pictures", "Before the reader signs in.", "Bo", site="wsso")
     with reader(browser, server) as r:
