@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from parlour import __version__, errors, routes
 from parlour.comments import live
+from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.threads import ThreadReader
 from parlour.dashboard import live as dashboard_live
 from parlour.db.engine import Database, connect
@@ -104,6 +105,7 @@ def create_app(
     errors.install(app)
     routes.install(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    app.add_middleware(CachedThreadReads, threads=state.threads)  # innermost: behind every header and metric
     app.add_middleware(RequestGuard, max_body=settings.max_request_bytes)
     app.add_middleware(Cors, allowed_origins=OriginCache(lambda: _all_allowed_origins(db)))
     app.add_middleware(SecurityHeaders)

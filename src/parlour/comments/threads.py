@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from parlour.sites.urls import origin_allowed
 
 # Pages are compressed once per version, so a middle level costs nothing per request.
 GZIP_LEVEL = 6
+# Readers may reuse a page for a few seconds; a CDN may keep serving it while it revalidates.
+THREAD_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,29 @@ class StoryRef:
     site_id: int
     story_id: int | None
     version: int
+
+
+PageKey = tuple[object, ...]
+
+
+def page_key(ref: StoryRef, *, sort: Sort, limit: int, cursor: str | None) -> PageKey:
+    """What a page is cached under: the story's version is part of it, so a write makes old pages unreachable."""
+    return ("thread", ref.story_id, ref.version, sort.value, limit, cursor)
+
+
+def weak_etag(key: tuple[object, ...]) -> str:
+    """A weak ETag naming what a response was made from (a page key, or a body's own bytes)."""
+    return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
+
+
+def page_headers(etag: str, *, gzipped: bool | None) -> dict[str, str]:
+    """The headers of a thread page (gzipped None: the 304 answer, which has no body)."""
+    headers = {"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL}
+    if gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return headers
 
 
 class ThreadReader:
@@ -76,13 +102,14 @@ class ThreadReader:
         self.refs.set((site_slug, canonical_url), ref)
         return ref
 
-    def cached_page(self, key: tuple[object, ...], *, gzipped: bool) -> bytes | None:
+    def cached_page(self, key: PageKey, *, gzipped: bool, count_miss: bool = True) -> bytes | None:
         page = self.pages.get((*key, "gzip") if gzipped else key)
-        self.on_lookup(page is not None)
+        if page is not None or count_miss:
+            self.on_lookup(page is not None)
         return page
 
     def render_page(
-        self, ref: StoryRef, key: tuple[object, ...], *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
+        self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
     ) -> bytes:
         """Read and serialise one page, keep it (plain and gzipped) under its version's key, return one of them."""
         if ref.story_id is None:

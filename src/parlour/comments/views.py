@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import Header, Query, Request
@@ -25,6 +24,7 @@ from parlour.comments.schemas import (
     ReportCreated,
     Sort,
 )
+from parlour.comments.threads import THREAD_CACHE_CONTROL, page_headers, page_key, weak_etag
 from parlour.errors import InvalidInput
 from parlour.identity.auth import ReaderAuthorization, signed_in
 from parlour.infra.clientip import client_ip, reader_key
@@ -36,7 +36,6 @@ from parlour.state import AppState, State
 EditToken = Annotated[str | None, Header(alias="X-Parlour-Edit-Token", max_length=200)]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 MAX_COUNT_URLS = 100
-THREAD_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
 
 
 async def get_thread(
@@ -49,27 +48,25 @@ async def get_thread(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """One page of a story's top-level comments, each with its first replies."""
-    # The hot path: a cached page is served on the event loop; only a miss goes to a thread for the database.
+    # A cached page is usually answered before routing (comments/fastread.py); this handles the rest: misses,
+    # unknown stories and bad parameters. Cached parts are still served on the event loop; only the database
+    # goes to a thread.
     canonical = normalise_story_url(url)
     threads = state.threads
     ref = threads.refs.get((site, canonical))
     if ref is None:
         ref = await run_in_threadpool(threads.story_ref, site, canonical)
-    key = ("thread", ref.story_id, ref.version, sort.value, limit, cursor)
-    etag = _etag(key)
+    key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
+    etag = weak_etag(key)
     if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
+        return Response(status_code=304, headers=page_headers(etag, gzipped=None))
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     body = threads.cached_page(key, gzipped=gzipped)
     if body is None:
         body = await run_in_threadpool(
             threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped
         )
-    response = _json(body, etag=etag)
-    response.headers["Vary"] = "Accept-Encoding"
-    if gzipped:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
+    return Response(body, media_type="application/json", headers=page_headers(etag, gzipped=gzipped))
 
 
 async def get_stream(
@@ -215,7 +212,7 @@ def get_counts(
         get_site(session=session, slug=site)
         counts = reading.story_counts(session=session, site_slug=site, urls=set(canonical.values()))
     body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
-    etag = _etag(("counts", body))
+    etag = weak_etag(("counts", body))
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
     return _json(body, etag=etag)
@@ -239,10 +236,6 @@ def _reader_key(request: Request, state: State, comment_id: int) -> str:
 def _client_address(request: Request, state: AppState) -> str:
     peer = request.client.host if request.client else None
     return client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies)
-
-
-def _etag(key: tuple[object, ...]) -> str:
-    return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
 
 
 def _json(body: bytes, *, etag: str | None) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -108,8 +109,14 @@ class Metrics:
             self.registry.register(collector)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.request_seconds.labels(method, route).observe(seconds)
-        self.requests.labels(method, route, str(status)).inc()
+        histogram, counter = self._request_series(method, route, status)
+        histogram.observe(seconds)
+        counter.inc()
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one Metrics per worker; labels() costs more than a request
+    def _request_series(self, method: str, route: str, status: int) -> tuple[Histogram, Counter]:
+        # Routes are templates and methods a fixed set, so the combinations are few and the cache stays small.
+        return self.request_seconds.labels(method, route), self.requests.labels(method, route, str(status))
 
     def count_comment(self, event: CommentPosted) -> None:
         self.comments.labels(DECISIONS.get(event.status, event.status)).inc()

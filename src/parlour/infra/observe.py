@@ -34,7 +34,8 @@ class Observe:
         self.app = app
         self.metrics = metrics
         # For requests refused before routing; the router itself sets scope["route"] on every other one.
-        self.patterns = [(compile_path(path)[0], path) for path in paths]
+        self.patterns = [(compile_path(path)[0], path) for path in paths if "{" in path]
+        self.fixed = {path for path in paths if "{" not in path}
         self.trusted_proxies = trusted_proxies
         self.access_log = access_log
 
@@ -93,5 +94,8 @@ class Observe:
         path = getattr(scope.get("route"), "path", None)
         if isinstance(path, str):
             return path
-        # Refused before routing (body too large, not JSON, a CORS preflight): the route it was meant for.
+        # Refused before routing (body too large, not JSON, a CORS preflight), or answered from a cache before
+        # it: the route it was meant for.
+        if scope["path"] in self.fixed:
+            return str(scope["path"])
         return next((template for pattern, template in self.patterns if pattern.match(scope["path"])), UNMATCHED)

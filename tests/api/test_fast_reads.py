@@ -1,0 +1,159 @@
+"""Cached thread pages answered before routing (comments/fastread.py) are the route's pages, header for header."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from parlour.comments import fastread
+from parlour.comments.fastread import CachedThreadReads
+from parlour.comments.threads import StoryRef, ThreadReader, page_key
+from parlour.comments.schemas import Sort
+from parlour.infra.cache import MemoryCache
+from tests.conftest import ORIGIN, STORY, SiteInfo, post
+
+PARAMS = {"site": "courier", "url": STORY, "sort": "oldest", "limit": "20"}
+# Headers that name the request, not the page.
+PER_REQUEST = {"x-request-id", "date"}
+
+
+def _page_headers(response: Any) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name not in PER_REQUEST}
+
+
+@pytest.fixture
+def story(client: TestClient, site: SiteInfo) -> None:
+    first = post(client, "The first comment.")
+    post(client, "A reply.", parent_id=first["id"])
+
+
+@pytest.mark.usefixtures("story")
+class TestSameAnswerEitherWay:
+    @pytest.mark.parametrize("encoding", ["identity", "gzip"])
+    def test_the_cached_answer_equals_the_routed_one(self, client: TestClient, encoding: str) -> None:
+        headers = {"Origin": ORIGIN, "Accept-Encoding": encoding}
+        routed = client.get("/api/v1/threads", params=PARAMS, headers=headers)  # a miss: rendered by the route
+        cached = client.get("/api/v1/threads", params=PARAMS, headers=headers)
+        assert routed.status_code == cached.status_code == 200
+        assert cached.content == routed.content
+        assert _page_headers(cached) == _page_headers(routed)
+        assert cached.headers["access-control-allow-origin"] == ORIGIN
+        assert cached.headers["x-request-id"] != routed.headers["x-request-id"]
+        assert cached.headers.get("content-encoding") == ("gzip" if encoding == "gzip" else None)
+
+    def test_not_modified_on_either_path(self, client: TestClient) -> None:
+        etag = client.get("/api/v1/threads", params=PARAMS).headers["etag"]
+        again = client.get("/api/v1/threads", params=PARAMS, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == etag
+
+    def test_a_new_comment_shows_on_the_next_read(self, client: TestClient) -> None:
+        before = client.get("/api/v1/threads", params=PARAMS).json()
+        client.get("/api/v1/threads", params=PARAMS)  # now cached
+        created = post(client, "Posted after the page was cached.")
+        after = client.get("/api/v1/threads", params=PARAMS).json()
+        assert after["total"] == before["total"] + 1
+        assert created["id"] in [comment["id"] for comment in after["comments"]]
+
+    def test_hits_count_in_the_metrics(self, client: TestClient) -> None:
+        for _ in range(3):
+            client.get("/api/v1/threads", params=PARAMS)
+        metrics = client.get("/metrics").text
+        hits = [line for line in metrics.splitlines() if line.startswith("parlour_thread_cache_lookups_total")]
+        assert any('result="hit"' in line and float(line.split()[-1]) >= 2 for line in hits), hits
+
+
+@pytest.mark.usefixtures("story")
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({**PARAMS, "limit": "0"}, "limit"),
+        ({**PARAMS, "limit": "101"}, "limit"),
+        ({**PARAMS, "sort": "best"}, "sort"),
+        ({**PARAMS, "site": "Not A Slug"}, "site"),
+        ({**PARAMS, "cursor": "c" * 501}, "cursor"),
+        ({**PARAMS, "colour": "blue"}, None),
+    ],
+)
+def test_bad_parameters_still_get_the_routes_errors(
+    client: TestClient, params: dict[str, str], field: str | None
+) -> None:
+    client.get("/api/v1/threads", params=PARAMS)
+    client.get("/api/v1/threads", params=PARAMS)  # the page is cached: only the parameters can refuse it
+    response = client.get("/api/v1/threads", params=params)
+    if field is None:  # unknown query parameters are ignored, as by the route
+        assert response.status_code == 200
+        return
+    assert response.status_code == 422, response.text
+    assert field in [error["field"] for error in response.json()["errors"]]
+
+
+class TestWhatItLeavesToTheRoute:
+    """The middleware alone, around an app that records what reached it."""
+
+    def _run(self, middleware: CachedThreadReads, query: bytes, headers: list[tuple[bytes, bytes]]) -> list[Message]:
+        scope: Scope = {"type": "http", "method": "GET", "path": "/api/v1/threads", "query_string": query}
+        scope["headers"] = headers
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        asyncio.run(middleware(scope, receive, send))
+        return sent
+
+    @pytest.fixture
+    def reader(self) -> ThreadReader:
+        reader = ThreadReader(db=None, pages=MemoryCache(16), ref_seconds=60)  # type: ignore[arg-type]
+        ref = StoryRef(site_id=1, story_id=7, version=3)
+        reader.refs.set(("courier", STORY), ref)
+        key = page_key(ref, sort=Sort.OLDEST, limit=20, cursor=None)
+        reader.pages.set(key, b'{"page": "plain"}')
+        reader.pages.set((*key, "gzip"), b"gzipped bytes")
+        return reader
+
+    @pytest.fixture
+    def routed(self) -> list[Scope]:
+        return []
+
+    @pytest.fixture
+    def middleware(self, reader: ThreadReader, routed: list[Scope]) -> CachedThreadReads:
+        async def route(scope: Scope, _receive: Receive, send: Send) -> None:
+            routed.append(scope)
+            await send({"type": "http.response.start", "status": 299, "headers": []})
+
+        fastread._thread_query.cache_clear()
+        return CachedThreadReads(route, threads=reader)
+
+    def test_a_hit_never_reaches_the_route(self, middleware: CachedThreadReads, routed: list[Scope]) -> None:
+        query = f"site=courier&url={STORY}&sort=oldest".encode()
+        sent = self._run(middleware, query, [(b"accept-encoding", b"gzip, br")])
+        assert routed == []
+        assert sent[0]["status"] == 200 and sent[1]["body"] == b"gzipped bytes"
+        assert (b"content-encoding", b"gzip") in sent[0]["headers"]
+        assert (b"content-length", b"13") in sent[0]["headers"]
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            f"site=courier&url={STORY}&sort=newest",  # another page, not cached
+            f"site=courier&url={STORY}&sort=oldest&limit=21",
+            f"site=courier&url={STORY}&sort=oldest&sort=oldest",  # given twice: the route decides
+            f"site=courier&url={STORY}&sort=oldest&limit=+20",
+            f"site=other&url={STORY}&sort=oldest",  # no version known for it
+            "site=courier&url=ftp://news.example/t&sort=oldest",
+            f"site=courier&url={STORY}&sort=oldest&extra=1",
+        ],
+    )
+    def test_everything_else_goes_to_the_route(
+        self, middleware: CachedThreadReads, routed: list[Scope], query: str
+    ) -> None:
+        sent = self._run(middleware, query.encode(), [])
+        assert len(routed) == 1 and sent[0]["status"] == 299
