@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +22,7 @@ from parlour.db.engine import Database, connect
 from parlour.db.tables import Site
 from parlour.embedding.assets import WidgetAssets
 from parlour.events import CommentPosted, EventBus, SiteChanged, StoryChanged
-from parlour.infra.cache import MemoryCache
+from parlour.infra.cache import MemoryCache, SharedPages
 from parlour.infra.clientip import parse_networks
 from parlour.infra.logs import configure_logging
 from parlour.infra.metrics import DatabaseGauges, Metrics
@@ -60,6 +62,7 @@ def create_app(
             pages=MemoryCache(settings.thread_cache_entries),
             ref_seconds=settings.thread_version_seconds,
             on_lookup=metrics.thread_cache_lookup,
+            shared=_shared_pages(settings),
         ),
         bus=EventBus(),
         trusted_proxies=parse_networks(settings.trusted_proxies),
@@ -83,12 +86,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await state.broker.start()
+        following = asyncio.create_task(live.follow_changes(state.broker, state.threads.forget_versions))
         await state.webhooks.start()
         await mail.start()
         yield
         await mail.stop()
         await state.webhooks.stop()
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
         await state.broker.stop()
+        if state.threads.shared is not None:
+            state.threads.shared.close()
         db.dispose()
 
     state.bus.subscribe(StoryChanged, lambda _event: state.threads.forget_versions())
@@ -117,6 +126,13 @@ def create_app(
         access_log=settings.access_log,
     )
     return app
+
+
+def _shared_pages(settings: Settings) -> SharedPages | None:
+    # Off with the page cache itself (0 entries): every read then goes to the database, as benchmarks want.
+    if settings.redis_url is None or settings.thread_cache_entries == 0:
+        return None
+    return SharedPages(settings.redis_url, namespace=settings.database_url)
 
 
 def _all_allowed_origins(db: Database) -> frozenset[str]:

@@ -303,7 +303,7 @@ def test_redis_is_used_again_when_it_answers(key: str, caplog: pytest.LogCapture
     clock = FakeClock()
     client = FlakyRedis.from_url(url)
     limiter = RedisRateLimiter(url, client=client, clock=clock, retry_seconds=5)
-    caplog.set_level(logging.INFO, logger="parlour.infra.ratelimit")
+    caplog.set_level(logging.INFO, logger="parlour.infra.outage")
     try:
         assert limiter.hit(key, limit=4, window_seconds=60).remaining == 3  # in Redis
         client.down = True

@@ -1,10 +1,11 @@
-"""Live updates: comment events become messages on a per-thread channel, streamed to readers as SSE."""
+"""Live updates: comment events become messages on a per-thread channel, streamed to readers as SSE; and every
+worker hears that a story changed, so that its cached pages of it are not trusted any longer."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -16,6 +17,8 @@ KEEPALIVE_SECONDS = 15.0
 # Streams end after a while so that load balancers and deploys see connections turn over; EventSource reconnects.
 MAX_STREAM_SECONDS = 600.0
 RETRY_MILLISECONDS = 3000
+# Not a thread's channel (those are "<site id>:<hash>"): every worker listens to it.
+CHANGES_CHANNEL = "stories-changed"
 
 
 def channel_for(site_id: int, story_url: str) -> str:
@@ -33,9 +36,22 @@ def connect(bus: EventBus, broker: Broker) -> None:
 
     def on_changed(event: StoryChanged) -> None:
         broker.publish(channel_for(event.site_id, event.story_url), {"type": "changed", "story_id": event.story_id})
+        broker.publish(CHANGES_CHANNEL, {"type": "changed", "story_id": event.story_id})
 
     bus.subscribe(CommentPosted, on_posted)
     bus.subscribe(StoryChanged, on_changed)
+
+
+async def follow_changes(broker: Broker, forget: Callable[[], None]) -> None:
+    """Runs for the worker's lifetime: forget cached story versions whenever any worker changes a story.
+
+    Through Redis this reaches every worker at once; without it, the version bound (thread_version_seconds)
+    still holds, and the writing worker has already forgotten its own.
+    """
+    async with broker.subscribe(CHANGES_CHANNEL) as queue:
+        while True:
+            await queue.get()
+            forget()
 
 
 async def event_stream(

@@ -1,4 +1,5 @@
-"""Thread pages for readers, cached per worker: the page bytes by story version, the version for a moment."""
+"""Thread pages for readers, cached per worker (and in Redis when configured): the page bytes by story version,
+the version for a moment."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, select
 
@@ -15,7 +17,7 @@ from parlour.comments.schemas import Sort, ThreadPage
 from parlour.db.engine import Database
 from parlour.db.tables import Site, Story
 from parlour.errors import NotFound, OriginNotAllowed
-from parlour.infra.cache import ResponseCache, TtlCache
+from parlour.infra.cache import ResponseCache, SharedPages, TtlCache
 from parlour.sites.schemas import StoryPublic
 from parlour.sites.service import site_settings
 from parlour.sites.urls import origin_allowed
@@ -33,6 +35,9 @@ class StoryRef:
     site_id: int
     story_id: int | None
     version: int
+    # When the story was created, in microseconds: with its id, it names the story even if an id is reused after
+    # a deletion, so a page shared in Redis is never taken for another story's.
+    born: int = 0
 
 
 PageKey = tuple[object, ...]
@@ -40,7 +45,7 @@ PageKey = tuple[object, ...]
 
 def page_key(ref: StoryRef, *, sort: Sort, limit: int, cursor: str | None) -> PageKey:
     """What a page is cached under: the story's version is part of it, so a write makes old pages unreachable."""
-    return ("thread", ref.story_id, ref.version, sort.value, limit, cursor)
+    return ("thread", ref.story_id, ref.born, ref.version, sort.value, limit, cursor)
 
 
 def weak_etag(key: tuple[object, ...]) -> str:
@@ -58,12 +63,20 @@ def page_headers(etag: str, *, gzipped: bool | None) -> dict[str, str]:
     return headers
 
 
+def _micros(moment: datetime | None) -> int:
+    if moment is None:
+        return 0
+    # SQLite hands back naive UTC times, PostgreSQL aware ones.
+    return round((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1_000_000)
+
+
 class ThreadReader:
     """Reads thread pages through two caches.
 
-    A worker trusts a story's version for `ref_seconds` (writes in the same worker forget it at once), so a cached
-    page costs no query; another worker's write shows within that bound. The page cache is keyed by the version,
-    so a page is never served for a version it was not rendered from.
+    A worker trusts a story's version for `ref_seconds` (writes in the same worker forget it at once, and with
+    Redis every worker hears of them: see comments/live.py), so a cached page costs no query; another worker's
+    write shows within that bound. The page cache is keyed by the version, so a page is never served for a version
+    it was not rendered from. With Redis, a page one worker rendered serves the others.
     """
 
     def __init__(
@@ -73,9 +86,11 @@ class ThreadReader:
         pages: ResponseCache,
         ref_seconds: float,
         on_lookup: Callable[[bool], None] | None = None,
+        shared: SharedPages | None = None,
     ) -> None:
         self.db = db
         self.pages = pages
+        self.shared = shared
         # Told True (hit) or False (miss) for each page lookup: the metrics' cache hit rate.
         self.on_lookup = on_lookup or (lambda _hit: None)
         self.refs: TtlCache[tuple[str, str], StoryRef] = TtlCache(ref_seconds)
@@ -90,7 +105,7 @@ class ThreadReader:
             return cached
         with self.db.read() as session:
             row = session.execute(
-                select(Site.id.label("site_id"), Site.allowed_origins, Story.id, Story.version)
+                select(Site.id.label("site_id"), Site.allowed_origins, Story.id, Story.version, Story.created_at)
                 .outerjoin(Story, and_(Story.site_id == Site.id, Story.url == canonical_url))
                 .where(Site.slug == site_slug)
             ).first()
@@ -98,7 +113,7 @@ class ThreadReader:
             raise NotFound(f"No site with slug {site_slug!r}.", field="site")
         if not origin_allowed(canonical_url, row.allowed_origins):
             raise OriginNotAllowed(f"{canonical_url} is not on an origin this site allows.", field="url")
-        ref = StoryRef(site_id=row.site_id, story_id=row.id, version=row.version or 0)
+        ref = StoryRef(site_id=row.site_id, story_id=row.id, version=row.version or 0, born=_micros(row.created_at))
         self.refs.set((site_slug, canonical_url), ref)
         return ref
 
@@ -111,7 +126,14 @@ class ThreadReader:
     def render_page(
         self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
     ) -> bytes:
-        """Read and serialise one page, keep it (plain and gzipped) under its version's key, return one of them."""
+        """Read and serialise one page, keep it (plain and gzipped) under its version's key, return one of them.
+
+        Another worker may have rendered it already: with Redis, that copy is taken instead of the database's.
+        """
+        if self.shared is not None and ref.story_id is not None:
+            found = self._from_shared(self.shared, key, gzipped=gzipped)
+            if found is not None:
+                return found
         if ref.story_id is None:
             empty = ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None)
             body = empty.model_dump_json().encode()
@@ -138,6 +160,16 @@ class ThreadReader:
         # Stored under the version read before rendering: if a write slipped in between, the page is newer than
         # its key, never older, and the next version's key misses anyway.
         compressed = gzip.compress(body, GZIP_LEVEL, mtime=0)
+        self.pages.set(key, body)
+        self.pages.set((*key, "gzip"), compressed)
+        if self.shared is not None:
+            self.shared.set_many({key: body, (*key, "gzip"): compressed})
+        return compressed if gzipped else body
+
+    def _from_shared(self, shared: SharedPages, key: PageKey, *, gzipped: bool) -> bytes | None:
+        body, compressed = shared.get_many([key, (*key, "gzip")])
+        if body is None or compressed is None:
+            return None
         self.pages.set(key, body)
         self.pages.set((*key, "gzip"), compressed)
         return compressed if gzipped else body

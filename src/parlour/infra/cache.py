@@ -1,12 +1,19 @@
-"""Caches of rendered responses: a per-worker LRU; a shared Redis twin comes with scale-out."""
+"""Caches of rendered responses: a per-worker LRU, and pages shared in Redis by every worker when configured."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from parlour.infra.outage import Outage
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -71,3 +78,66 @@ class TtlCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+PAGE_PREFIX = "parlour:page:"
+# A page's key holds its story's version, so an entry is never wrong, only unused after the next write.
+SHARED_PAGE_SECONDS = 600
+SOCKET_TIMEOUT = 0.25
+
+
+class SharedPages:
+    """Rendered pages in Redis, so that one worker's rendering serves every worker.
+
+    Asked only where the database would be asked otherwise (in a worker thread, on a miss of the worker's own
+    cache): Redis never stands between a reader and a page the worker already holds. While Redis is away, each
+    worker renders its own pages, as without Redis.
+    """
+
+    def __init__(
+        self, url: str, *, namespace: str, seconds: int = SHARED_PAGE_SECONDS, client: redis.Redis | None = None
+    ) -> None:
+        # One Redis may serve several Parlour databases (staging and production, tests): pages of one are never
+        # another's.
+        self._prefix = f"{PAGE_PREFIX}{hashlib.blake2b(namespace.encode(), digest_size=8).hexdigest()}:"
+        self._redis = client or redis.Redis.from_url(
+            url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry=Retry(NoBackoff(), 0)
+        )
+        self._seconds = seconds
+        self._outage = Outage(what="Redis page cache", fallback="each worker renders its own pages")
+        self.hits = 0
+
+    @property
+    def degraded(self) -> bool:
+        return self._outage.degraded
+
+    def get_many(self, keys: list[Hashable]) -> list[bytes | None]:
+        if not self._outage.should_try():
+            return [None] * len(keys)
+        try:
+            found = cast("list[bytes | None]", self._redis.mget([self._redis_key(key) for key in keys]))
+        except (redis.RedisError, OSError) as exc:
+            self._outage.failed(exc)
+            return [None] * len(keys)
+        self._outage.answered()
+        self.hits += sum(value is not None for value in found)
+        return found
+
+    def set_many(self, items: dict[Hashable, bytes]) -> None:
+        if not self._outage.should_try():
+            return
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(self._redis_key(key), value, ex=self._seconds)
+                pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._outage.failed(exc)
+            return
+        self._outage.answered()
+
+    def close(self) -> None:
+        self._redis.close()
+
+    def _redis_key(self, key: Hashable) -> str:
+        return self._prefix + hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()

@@ -24,6 +24,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from parlour.infra.outage import Outage
+
 log = logging.getLogger(__name__)
 KEY_PREFIX = "parlour:rl:"
 MAX_MEMORY_KEYS = 100_000
@@ -163,10 +165,12 @@ class RedisRateLimiter:
         self._script = self._redis.register_script(_GCRA)
         self._local = MemoryRateLimiter(clock)
         self._divisor = fallback_divisor
-        self._retry_seconds = retry_seconds
-        self._clock = clock
-        self._down_until: float | None = None  # None while Redis answers
-        self._state_lock = threading.Lock()
+        self._outage = Outage(
+            what="Redis rate limiter",
+            fallback=f"limiting in this process at 1/{fallback_divisor} of each limit",
+            retry_seconds=retry_seconds,
+            clock=clock,
+        )
 
     def hit(self, key: str, *, limit: int, window_seconds: float, cost: int = 1) -> RateDecision:
         return self._decide(key, limit=limit, window_seconds=window_seconds, cost=cost, count=True)
@@ -176,59 +180,37 @@ class RedisRateLimiter:
 
     def reset(self, key: str) -> None:
         self._local.reset(key)
-        if self._should_try():
+        if self._outage.should_try():
             try:
                 self._redis.delete(KEY_PREFIX + key)
-                self._answered()
+                self._outage.answered()
             except (redis.RedisError, OSError) as exc:
-                self._failed(exc)
+                self._outage.failed(exc)
 
     def close(self) -> None:
         self._redis.close()
 
     @property
     def degraded(self) -> bool:
-        return self._down_until is not None
+        return self._outage.degraded
 
     def _decide(self, key: str, *, limit: int, window_seconds: float, cost: int, count: bool) -> RateDecision:
         rate = Rate.of(limit=limit, window_seconds=window_seconds, cost=cost)
-        if self._should_try():
+        if self._outage.should_try():
             try:
                 allowed, base, new_tat = self._script(
                     keys=[KEY_PREFIX + key], args=[rate.interval, rate.capacity, cost, int(count)]
                 )
-                self._answered()
+                self._outage.answered()
                 used = int(new_tat) if allowed else int(base)
                 retry = 0.0 if allowed else (int(new_tat) - rate.capacity) / MICROS
                 return RateDecision(bool(allowed), (rate.capacity - used) // rate.interval, retry)
             except (redis.RedisError, OSError) as exc:
-                self._failed(exc)
+                self._outage.failed(exc)
         # Each worker counts alone while Redis is away, so together they would allow workers x limit.
         local_limit = max(1, limit // self._divisor)
         local = self._local.hit if count else self._local.peek
         return local(key, limit=local_limit, window_seconds=window_seconds, cost=min(cost, local_limit))
-
-    def _should_try(self) -> bool:
-        down_until = self._down_until
-        return down_until is None or self._clock() >= down_until
-
-    def _answered(self) -> None:
-        if self._down_until is not None:
-            with self._state_lock:
-                if self._down_until is not None:
-                    self._down_until = None
-                    log.info("Redis rate limiter answers again; limits are shared by every worker again")
-
-    def _failed(self, exc: Exception) -> None:
-        with self._state_lock:
-            if self._down_until is None:  # once per outage, not once per request
-                log.warning(
-                    "Redis rate limiter unavailable (%s: %s); limiting in this process at 1/%d of each limit",
-                    type(exc).__name__,
-                    exc,
-                    self._divisor,
-                )
-            self._down_until = self._clock() + self._retry_seconds
 
 
 def make_rate_limiter(redis_url: str | None) -> RateLimiter:
