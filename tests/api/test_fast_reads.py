@@ -11,8 +11,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from parlour.comments import fastread
 from parlour.comments.fastread import CachedThreadReads
-from parlour.comments.threads import StoryRef, ThreadReader, page_key
 from parlour.comments.schemas import Sort
+from parlour.comments.threads import StoryRef, ThreadReader, page_key
 from parlour.infra.cache import MemoryCache
 from tests.conftest import ORIGIN, STORY, SiteInfo, post
 
@@ -44,6 +44,7 @@ class TestSameAnswerEitherWay:
         assert cached.headers["access-control-allow-origin"] == ORIGIN
         assert cached.headers["x-request-id"] != routed.headers["x-request-id"]
         assert cached.headers.get("content-encoding") == ("gzip" if encoding == "gzip" else None)
+        assert cached.headers["surrogate-key"] == f"parlour-story-{cached.json()['story']['id']}"
 
     def test_not_modified_on_either_path(self, client: TestClient) -> None:
         etag = client.get("/api/v1/threads", params=PARAMS).headers["etag"]

@@ -512,3 +512,22 @@ def _until(check: Callable[[], Any], timeout: float = 10) -> Any:
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
     return result
+
+
+def test_story_changed_is_the_purge_hook_and_opt_in(hooks: TestClient, site: SiteInfo, receiver: Receiver) -> None:
+    default = create_hook(hooks, receiver.url)
+    assert "story.changed" not in default["webhook"]["events"]  # it fires for every comment and reaction
+    purger = create_hook(hooks, receiver.url, events=["story.changed"], description="CDN purge")
+    comment = post(hooks, "Purge me from the CDN.")
+    received = {r.headers["parlour-event"]: r for r in receiver.take(2)}
+    assert set(received) == {"comment.created", "story.changed"}
+    changed = verified(received["story.changed"], purger["secret"])["data"]
+    page = hooks.get("/api/v1/threads", params={"site": "courier", "url": STORY})
+    assert changed["story"]["url"] == STORY
+    assert changed["purge"]["surrogate_key"] == page.headers["surrogate-key"]
+    # The paths are the widget's first pages, exactly as a CDN keyed by URL holds them.
+    for path in changed["purge"]["paths"]:
+        assert hooks.get(path).json()["story"]["id"] == changed["story"]["id"]
+    hooks.put(f"/api/v1/comments/{comment['id']}/reaction")  # readers see the count change: purge again
+    (again,) = receiver.take(1)
+    assert again.headers["parlour-event"] == "story.changed"

@@ -61,12 +61,12 @@ class CachedThreadReads:
         etag = weak_etag(key)
         if_none_match, accept_encoding = _request_headers(scope["headers"])
         if if_none_match == etag:
-            return 304, _encode(page_headers(etag, gzipped=None)), b""
+            return 304, _encode(page_headers(etag, story_id=ref.story_id, gzipped=None)), b""
         gzipped = b"gzip" in accept_encoding
         body = self.threads.cached_page(key, gzipped=gzipped, count_miss=False)
         if body is None:
             return None
-        headers = _encode(page_headers(etag, gzipped=gzipped))
+        headers = _encode(page_headers(etag, story_id=ref.story_id, gzipped=gzipped))
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         return 200, headers, body
 

@@ -53,9 +53,16 @@ def weak_etag(key: tuple[object, ...]) -> str:
     return 'W/"' + hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest() + '"'
 
 
-def page_headers(etag: str, *, gzipped: bool | None) -> dict[str, str]:
+def surrogate_key(story_id: int) -> str:
+    """The tag a CDN files every cached page of a story under; the `story.changed` webhook names it for purging."""
+    return f"parlour-story-{story_id}"
+
+
+def page_headers(etag: str, *, story_id: int | None, gzipped: bool | None) -> dict[str, str]:
     """The headers of a thread page (gzipped None: the 304 answer, which has no body)."""
     headers = {"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL}
+    if story_id is not None:
+        headers["Surrogate-Key"] = surrogate_key(story_id)
     if gzipped is not None:
         headers["Vary"] = "Accept-Encoding"
     if gzipped:

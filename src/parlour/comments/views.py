@@ -59,14 +59,16 @@ async def get_thread(
     key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
     etag = weak_etag(key)
     if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=page_headers(etag, gzipped=None))
+        return Response(status_code=304, headers=page_headers(etag, story_id=ref.story_id, gzipped=None))
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     body = threads.cached_page(key, gzipped=gzipped)
     if body is None:
         body = await run_in_threadpool(
             threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped
         )
-    return Response(body, media_type="application/json", headers=page_headers(etag, gzipped=gzipped))
+    return Response(
+        body, media_type="application/json", headers=page_headers(etag, story_id=ref.story_id, gzipped=gzipped)
+    )
 
 
 async def get_stream(

@@ -15,7 +15,7 @@ import httpx
 from parlour.clock import utcnow
 from parlour.db.engine import Database
 from parlour.db.engine import connect as connect_database
-from parlour.events import AuthorBanned, CommentModerated, CommentPosted, EventBus
+from parlour.events import AuthorBanned, CommentModerated, CommentPosted, EventBus, StoryChanged
 from parlour.settings import Settings
 from parlour.webhooks.addresses import Resolver, resolve
 from parlour.webhooks.queue import Claimed, claim_due, enqueue, record_attempt
@@ -143,3 +143,4 @@ def connect(bus: EventBus, *, db: Database, dispatcher: Dispatcher) -> None:
     bus.subscribe(CommentPosted, on_event)
     bus.subscribe(CommentModerated, on_event)
     bus.subscribe(AuthorBanned, on_event)
+    bus.subscribe(StoryChanged, on_event)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from parlour.db.tables import Author, Comment, Story
-from parlour.events import AuthorBanned, CommentModerated, CommentPosted
+from parlour.comments.schemas import Sort
+from parlour.comments.threads import surrogate_key
+from parlour.db.tables import Author, Comment, Site, Story
+from parlour.events import AuthorBanned, CommentModerated, CommentPosted, StoryChanged
 
 COMMENT_CREATED = "comment.created"
-EVENTS = (COMMENT_CREATED, "comment.approved", "comment.rejected", "comment.featured", "author.banned")
+STORY_CHANGED = "story.changed"
+EVENTS = (COMMENT_CREATED, "comment.approved", "comment.rejected", "comment.featured", "author.banned", STORY_CHANGED)
+# The first page the widget asks for: what a CDN purging by URL must drop.
+FIRST_PAGE_LIMIT = 20
 PING = "ping"
 _ACTIONS = {"approve": "comment.approved", "reject": "comment.rejected", "feature": "comment.featured"}
 
@@ -25,6 +31,8 @@ def event_type(event: object) -> str | None:
         return _ACTIONS.get(event.action)
     if isinstance(event, AuthorBanned):
         return "author.banned"
+    if isinstance(event, StoryChanged):
+        return STORY_CHANGED
     return None
 
 
@@ -53,6 +61,8 @@ def event_data(session: Session, event: object) -> dict[str, Any] | None:
         if author is None:
             return None
         return {"author": _author(author) | {"status": author.status.value}, "reason": event.reason}
+    if isinstance(event, StoryChanged):
+        return story_changed_data(session, event.story_id)
     return None
 
 
@@ -79,6 +89,23 @@ def comment_data(session: Session, comment_id: int) -> dict[str, Any] | None:
         },
         "story": {"id": story.id, "url": story.url, "title": story.title},
         "author": _author(author),
+    }
+
+
+def story_changed_data(session: Session, story_id: int) -> dict[str, Any] | None:
+    """What a CDN purge needs: the story's surrogate key, and the first pages' paths for purging by URL."""
+    row = session.execute(select(Story, Site.slug).join(Site, Site.id == Story.site_id).where(Story.id == story_id))
+    found = row.first()
+    if found is None:
+        return None
+    story, slug = found
+    paths = [
+        "/api/v1/threads?" + urlencode({"site": slug, "url": story.url, "sort": sort.value, "limit": FIRST_PAGE_LIMIT})
+        for sort in Sort
+    ]
+    return {
+        "story": {"id": story.id, "url": story.url, "title": story.title},
+        "purge": {"surrogate_key": surrogate_key(story.id), "paths": paths},
     }
 
 

@@ -15,6 +15,12 @@ class WebhookEvent(StrEnum):
     COMMENT_REJECTED = "comment.rejected"
     COMMENT_FEATURED = "comment.featured"
     AUTHOR_BANNED = "author.banned"
+    # Every change readers of a story can see: the purge hook for a CDN in front of the API. Opt-in, as it fires
+    # for every comment and reaction.
+    STORY_CHANGED = "story.changed"
+
+
+DEFAULT_EVENTS: list[WebhookEvent] = [event for event in WebhookEvent if event is not WebhookEvent.STORY_CHANGED]
 
 
 class Strict(BaseModel):
@@ -23,7 +29,9 @@ class Strict(BaseModel):
 
 class WebhookCreate(Strict):
     url: str = Field(min_length=1, max_length=2048, description="https:// (or http://) URL receiving the POSTs.")
-    events: list[WebhookEvent] = Field(default_factory=lambda: list(WebhookEvent), min_length=1)
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(DEFAULT_EVENTS), min_length=1, description="Default: all but story.changed."
+    )
     description: str = Field("", max_length=200)
     active: bool = True
     allow_private_network: bool = Field(
