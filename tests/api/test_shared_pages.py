@@ -15,9 +15,12 @@ import redis
 from starlette.testclient import TestClient
 
 from parlour.app import create_app
+from parlour.db.engine import Database
 from parlour.infra.cache import SharedPages
+from parlour.moderation import actions
 from parlour.settings import Settings
 from tests.api.test_health import redis_url_or_skip
+from tests.api.test_moderation_service import make_staff
 from tests.conftest import STORY, SiteInfo, make_settings, post
 from tests.e2e.server import free_port
 
@@ -120,3 +123,34 @@ def test_redis_client_errors_are_not_the_readers_problem(redis_url: str) -> None
     assert pages.get_many([("thread", 1), ("thread", 2)]) == [None, None]
     assert pages.degraded
     pages.close()
+
+
+@pytest.mark.parametrize("with_redis", [False, True], ids=["alone", "redis"])
+def test_a_comment_moderators_remove_leaves_every_worker_within_the_bound(
+    settings: Settings, site: SiteInfo, db: Database, with_redis: bool
+) -> None:
+    """Issue 7: reads never show a removed comment for longer than the configured bound (thread_version_seconds).
+
+    The reject happens in a worker the reader is not (here: straight in the database, then announced on the
+    writer's bus, as the dashboard's worker would), so only the bound, or Redis, can tell the reader.
+    """
+    bound = 3.0 if with_redis else 0.5  # with Redis, long enough that beating it shows the broker at work
+    redis_url = redis_url_or_skip() if with_redis else None
+    reader = create_app(make_settings(settings.database_url, thread_version_seconds=bound, redis_url=redis_url))
+    writer = create_app(make_settings(settings.database_url, redis_url=redis_url))
+    moderator = make_staff(db, "mod@courier.example", sites=["courier"])
+    with (
+        TestClient(reader, base_url="https://comments.example") as reading,
+        TestClient(writer, base_url="https://comments.example") as writing,
+    ):
+        abuse = post(writing, "Something the moderators will remove.")
+        assert _ids(reading) == [abuse["id"]]
+        with db.write() as session:
+            outcome = actions.reject(session=session, staff=moderator, comment_id=abuse["id"], reason="abuse")
+        writing.app.state.parlour.bus.publish(outcome.events)  # type: ignore[attr-defined]
+        removed_at = time.monotonic()
+        while abuse["id"] in _ids(reading):
+            assert time.monotonic() - removed_at <= bound + 0.5, "still shown after the bound"
+            time.sleep(0.02)
+        if with_redis:  # told through Redis at once, not after the bound
+            assert time.monotonic() - removed_at < bound
