@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, literal, or_, select, tuple_, union_all
+from sqlalchemy import Row, Select, and_, bindparam, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from parlour.comments.schemas import AuthorPublic, CommentPublic, MoreReplies, Sort
@@ -18,6 +19,10 @@ AnySelect = Select[*tuple[Any, ...]]
 MAX_FEATURED = 10
 # SQLite allows 500 terms in one compound SELECT; stay well below it.
 MAX_UNION_TERMS = 200
+# A level's parents are padded up to one of these counts (with an id no comment has), so a few statements
+# serve every page.
+UNION_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, MAX_UNION_TERMS)
+NO_PARENT = 0
 
 COLUMNS = (
     Comment.id,
@@ -134,20 +139,33 @@ def _mark_more(parent: CommentPublic, shown: int, *, has_more: bool, last: Row[A
 def _first_replies(session: Session, parent_ids: Sequence[int], per_parent: int) -> Iterable[Row[Any]]:
     # One LIMITed index range per parent, glued with UNION ALL: cost follows the page, not the thread.
     for start in range(0, len(parent_ids), MAX_UNION_TERMS):
-        chunk = parent_ids[start : start + MAX_UNION_TERMS]
-        selects = [
-            _base_query()
-            .where(Comment.parent_id == parent_id, listed_condition())
-            .order_by(Comment.created_at, Comment.id)
-            .limit(per_parent)
-            for parent_id in chunk
-        ]
-        if len(selects) == 1:
-            yield from session.execute(selects[0]).all()
-            continue
-        subqueries = [s.subquery() for s in selects]
-        union = union_all(*[select(*sq.c) for sq in subqueries]).subquery()
-        yield from session.execute(select(*union.c)).all()
+        chunk = list(parent_ids[start : start + MAX_UNION_TERMS])
+        terms = next(size for size in UNION_SIZES if size >= len(chunk))
+        padded = chunk + [NO_PARENT] * (terms - len(chunk))
+        params: dict[str, int] = {f"p{i}": parent_id for i, parent_id in enumerate(padded)}
+        yield from session.execute(_first_replies_statement(terms), params | {"per_parent": per_parent}).all()
+
+
+@functools.cache
+def _first_replies_statement(terms: int) -> AnySelect:
+    """The first replies of `terms` parents, bound as p0, p1, … with `per_parent` each.
+
+    Built once per size and reused with new parameters: constructing a union of this many subqueries was most of
+    the time of an uncached thread page (SQLAlchemy's column proxies, not the database), and a reused statement
+    also hits SQLAlchemy's compiled cache.
+    """
+    selects = [
+        _base_query()
+        .where(Comment.parent_id == bindparam(f"p{i}"), listed_condition())
+        .order_by(Comment.created_at, Comment.id)
+        .limit(bindparam("per_parent"))
+        for i in range(terms)
+    ]
+    if terms == 1:
+        return selects[0]
+    subqueries = [s.subquery() for s in selects]
+    union = union_all(*[select(*sq.c) for sq in subqueries]).subquery()
+    return select(*union.c)
 
 
 def _base_query() -> AnySelect:
