@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from parlour.app import create_app
 from parlour.clock import utcnow
 from parlour.db.engine import Database
-from parlour.db.tables import Comment, ModerationAction, Story
+from parlour.db.tables import Comment, CommentStatus, ModerationAction, Story
 from parlour.events import StoryPremoderated
 from parlour.settings import Settings
 from tests.conftest import ORIGIN, STORY, create_test_site, make_settings, post
@@ -155,6 +155,19 @@ def test_first_comments_of_new_authors_are_held(client: TestClient, db: Database
     create_test_site(db, premoderate_new_authors=1)
     first = post(client, "Hello, first time here.", email="new@example.org")
     assert first["status"] == "pending" and "author:new" in first["comment"]["moderation_reasons"]
+
+
+def test_an_author_is_trusted_once_enough_comments_were_approved(client: TestClient, db: Database) -> None:
+    create_test_site(db, premoderate_new_authors=2)
+    author = {"name": "Regular", "email": "regular@example.org"}
+    held = [post(client, f"Comment number {n}.", **author) for n in range(3)]
+    assert {c["status"] for c in held} == {"pending"}
+    with db.write() as session:  # a moderator approves the first one: one short of the two asked for
+        session.execute(update(Comment).where(Comment.id == held[0]["id"]).values(status=CommentStatus.APPROVED))
+    assert post(client, "Still new.", **author)["status"] == "pending"
+    with db.write() as session:  # now every one of them: more than the count that matters
+        session.execute(update(Comment).values(status=CommentStatus.APPROVED))
+    assert post(client, "Trusted now.", **author)["status"] == "approved"
 
 
 def test_the_surge_guard_switches_a_story_to_pre_moderation(client: TestClient, db: Database) -> None:

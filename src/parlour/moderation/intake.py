@@ -94,7 +94,7 @@ def gather(
         settings=settings,
         now=now,
         story=_story_facts(story),
-        author=_author_facts(session, author, story),
+        author=_author_facts(session, author, story, settings),
         banned_words=tuple(sorted({m.rule for m in matches if m.kind == "banned"})),
         suspect_words=tuple(sorted({m.rule for m in matches if m.kind == "suspect"})),
         link_count=wordrules.count_links(body),
@@ -119,24 +119,39 @@ def _story_facts(story: Story | None) -> StoryFacts:
     )
 
 
-def _author_facts(session: Session, author: Author | None, story: Story | None) -> AuthorFacts:
+def _author_facts(session: Session, author: Author | None, story: Story | None, settings: SiteSettings) -> AuthorFacts:
     if author is None:
         return AuthorFacts()
-    approved = session.scalar(
-        select(func.count()).where(Comment.author_id == author.id, Comment.status == CommentStatus.APPROVED)
-    )
-    last = None
-    if story is not None:
-        last = session.scalar(
-            select(func.max(Comment.created_at)).where(Comment.author_id == author.id, Comment.story_id == story.id)
-        )
     return AuthorFacts(
         status=author.status,
         suspended_until=author.suspended_until,
         message=author.status_message,
         always_premoderate=author.always_premoderate,
-        approved_comments=approved or 0,
-        last_comment_on_story=last,
+        approved_comments=_approved_up_to(session, author, settings.premoderate_new_authors),
+        last_comment_on_story=_last_on_story(session, author, story),
+    )
+
+
+def _approved_up_to(session: Session, author: Author, cap: int) -> int:
+    """The author's approved comments, counted no further than the pipeline asks (its first-N hold).
+
+    Counting them all cost a row per comment the author ever wrote, on every post: a regular's thousands.
+    """
+    if cap == 0:
+        return 0
+    approved = select(Comment.id).where(Comment.author_id == author.id, Comment.status == CommentStatus.APPROVED)
+    return session.scalar(select(func.count()).select_from(approved.limit(cap).subquery())) or 0
+
+
+def _last_on_story(session: Session, author: Author, story: Story | None) -> datetime | None:
+    if story is None:
+        return None
+    # Newest first along (author, created_at): stops at the author's latest comment on this story, usually recent.
+    return session.scalar(
+        select(Comment.created_at)
+        .where(Comment.author_id == author.id, Comment.story_id == story.id)
+        .order_by(Comment.created_at.desc())
+        .limit(1)
     )
 
 

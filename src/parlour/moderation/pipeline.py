@@ -36,7 +36,7 @@ class AuthorFacts:
     suspended_until: datetime | None = None
     message: str = ""
     always_premoderate: bool = False
-    approved_comments: int = 0
+    approved_comments: int = 0  # counted no further than the site's premoderate_new_authors
     # This author's latest comment on this story, for slow mode.
     last_comment_on_story: datetime | None = None
 
