@@ -21,7 +21,9 @@ def uncached_client(database: DatabaseUnderTest) -> Iterator[TestClient]:
         yield client
 
 
-def statements_for(client: TestClient, url: str, **params: Any) -> tuple[int, dict[str, Any]]:
+def statements_for(
+    client: TestClient, url: str, path: str = "/api/v1/threads", **params: Any
+) -> tuple[int, dict[str, Any]]:
     executed: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -32,7 +34,7 @@ def statements_for(client: TestClient, url: str, **params: Any) -> tuple[int, di
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:
-        response = client.get("/api/v1/threads", params={"site": "courier", "url": url, **params})
+        response = client.get(path, params={"site": "courier", "url": url, **params})
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
@@ -88,3 +90,15 @@ def test_cached_version_is_checked_again_after_its_bound(database: DatabaseUnder
         post(writing, "second")
         time.sleep(0.35)
         assert statements_for(reading, url)[1]["total"] == 2
+
+
+def test_repeated_counts_ask_nothing_of_the_database_until_a_write(client: TestClient, site: SiteInfo) -> None:
+    url = f"{ORIGIN}/world/2026/11/24/river-town"
+    post(client, url=url)
+    first, counted = statements_for(client, url, path="/api/v1/counts")
+    assert first > 0 and counted["counts"] == {url: 1}
+    again, counted = statements_for(client, url, path="/api/v1/counts")
+    assert again == 0 and counted["counts"] == {url: 1}
+    post(client, url=url)  # this worker's write forgets the cached counts at once
+    _, counted = statements_for(client, url, path="/api/v1/counts")
+    assert counted["counts"] == {url: 2}

@@ -101,9 +101,13 @@ class ThreadReader:
         # Told True (hit) or False (miss) for each page lookup: the metrics' cache hit rate.
         self.on_lookup = on_lookup or (lambda _hit: None)
         self.refs: TtlCache[tuple[str, str], StoryRef] = TtlCache(ref_seconds)
+        # Comment counts for listing pages (site, the URLs asked) -> the response body, trusted as long as refs.
+        # Few entries: one may hold 100 long URLs twice over.
+        self.counts: TtlCache[tuple[str, tuple[str, ...]], bytes] = TtlCache(ref_seconds, max_entries=256)
 
     def forget_versions(self) -> None:
         self.refs.clear()
+        self.counts.clear()
 
     def story_ref(self, site_slug: str, canonical_url: str) -> StoryRef:
         """The thread's story and version; 404 for an unknown site, 403 for a URL off the site's origins."""

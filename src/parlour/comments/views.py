@@ -200,7 +200,7 @@ def post_report(request: Request, state: State, comment_id: int, data: ReportCre
     return ReportCreated(comment_id=comment_id, reason=data.reason)
 
 
-def get_counts(
+async def get_counts(
     request: Request,
     state: State,
     site: Annotated[str, Query(min_length=1, max_length=64, pattern=SLUG_PATTERN)],
@@ -209,15 +209,24 @@ def get_counts(
     """Visible comments per story URL, for listing pages; cacheable."""
     if len(url) > MAX_COUNT_URLS:
         raise InvalidInput(f"At most {MAX_COUNT_URLS} URLs per request.", field="url")
-    canonical = {given: normalise_story_url(given) for given in url}
-    with state.db.read() as session:
-        get_site(session=session, slug=site)
-        counts = reading.story_counts(session=session, site_slug=site, urls=set(canonical.values()))
-    body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
+    # Listing pages ask for the same URLs again and again: kept for as long as story versions are trusted.
+    key = (site, tuple(url))
+    body = state.threads.counts.get(key)
+    if body is None:
+        body = await run_in_threadpool(_counts_body, state, site, url)
+        state.threads.counts.set(key, body)
     etag = weak_etag(("counts", body))
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
     return _json(body, etag=etag)
+
+
+def _counts_body(state: AppState, site: str, urls: list[str]) -> bytes:
+    canonical = {given: normalise_story_url(given) for given in urls}
+    with state.db.read() as session:
+        get_site(session=session, slug=site)
+        counts = reading.story_counts(session=session, site_slug=site, urls=set(canonical.values()))
+    return Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
 
 
 def _react(request: Request, state: State, comment_id: int, *, on: bool) -> ReactionState:
