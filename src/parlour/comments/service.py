@@ -124,16 +124,21 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     try:
         with db.write() as session:
             author = _upsert_author(session, site, author_in, poster)
+            # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
+            token = new_edit_token() if context.idempotency_key is None else None
+            decided = {
+                "status": decision.status,
+                "flagged": decision.flagged,
+                "moderation_reasons": decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else []),
+                "moderation_scores": scores.as_json(),
+                "reader_key": poster.reader_key,
+                "body_hash": submission.body_hash,
+                "edit_token_hash": hash_edit_token(token) if token else b"",
+            }
             comment, story = _insert_comment(
-                session, site=site, settings=settings, data=data, body=body, html=html, author=author
+                session, site=site, settings=settings, data=data, body=body, html=html, author=author, decided=decided
             )
-            comment.status = decision.status
-            comment.flagged = decision.flagged
-            comment.moderation_reasons = decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else [])
-            comment.moderation_scores = scores.as_json()
-            comment.reader_key = poster.reader_key
-            comment.body_hash = submission.body_hash
-            token = _assign_token(session, comment, site, context, request_hash)
+            token = token or _assign_idempotent_token(session, comment, site, context, request_hash)
             count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
             surge = surge_guard(session=session, story=story, settings=settings, status=decision.status)
             created = _created(session, comment, token, settings)
@@ -340,7 +345,9 @@ def _insert_comment(
     body: str,
     html: str,
     author: Author,
+    decided: dict[str, Any],
 ) -> tuple[Comment, Story]:
+    """Insert the comment with what the pipeline decided about it (status, reasons, scores, token hash…)."""
     story = story_for_comment(session=session, site=site, url=data.url)
     if story.closed:
         raise StoryClosed("This story is closed for comments.")
@@ -351,15 +358,14 @@ def _insert_comment(
         parent_id=parent.id if parent else None,
         depth=attach_depth(parent.depth if parent else None, settings.max_depth),
         author_id=author.id,
-        status=CommentStatus.PENDING,
         body=body,
         html=html,
         markup_version=markup.MARKUP_VERSION,
-        edit_token_hash=b"",
         created_at=utcnow(),
         reaction_count=0,
         reply_count=0,
         featured=False,
+        **decided,
     )
     session.add(comment)
     session.flush()
@@ -383,25 +389,26 @@ def _parent_for_reply(session: Session, story: Story, parent_id: int | None, max
     return parent
 
 
-def _assign_token(session: Session, comment: Comment, site: Site, context: PostContext, request_hash: str) -> str:
-    if context.idempotency_key is None:
-        token = new_edit_token()
-    else:
-        token = idempotent_edit_token(
-            secret_key=context.secret_key,
+def _assign_idempotent_token(
+    session: Session, comment: Comment, site: Site, context: PostContext, request_hash: str
+) -> str:
+    """A retry must get the same token back, so it is derived from the key and the new comment's id."""
+    assert context.idempotency_key is not None
+    token = idempotent_edit_token(
+        secret_key=context.secret_key,
+        site_id=site.id,
+        idempotency_key=context.idempotency_key,
+        comment_id=comment.id,
+    )
+    session.add(
+        IdempotencyKey(
             site_id=site.id,
-            idempotency_key=context.idempotency_key,
+            key=context.idempotency_key,
+            request_hash=request_hash,
             comment_id=comment.id,
+            created_at=utcnow(),
         )
-        session.add(
-            IdempotencyKey(
-                site_id=site.id,
-                key=context.idempotency_key,
-                request_hash=request_hash,
-                comment_id=comment.id,
-                created_at=utcnow(),
-            )
-        )
+    )
     comment.edit_token_hash = hash_edit_token(token)
     session.flush()
     return token
