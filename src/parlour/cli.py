@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -164,6 +165,60 @@ def model_rescore(site: Annotated[str, typer.Option(help="The site whose comment
         f"Re-scored {report.scored:,} comments of {site} with {report.model}: "
         f"{report.newly_flagged:,} newly flagged, {report.no_longer_flagged:,} no longer flagged."
     )
+
+
+@model_app.command("decisions")
+def model_decisions(
+    site: Annotated[str, typer.Option(help="The site whose moderators' decisions to export.")],
+    output: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Export a site's standing approve/reject decisions as JSON Lines, for `parlour model train --data FILE`."""
+    from parlour.moderation.decisions import site_decisions
+    from parlour.scoring.sources import decisions_header
+
+    with _database() as db, output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
+        out.write(json.dumps(decisions_header(site)) + "\n")
+        written = 0
+        for decision in site_decisions(db=db, site_slug=site):
+            out.write(json.dumps(decision.as_line(), ensure_ascii=False) + "\n")
+            written += 1
+    errors.print(f"Exported {written:,} decisions of {site}.")
+
+
+@model_app.command("calibrate")
+def model_calibrate(
+    site: Annotated[str, typer.Option(help="The site whose hold thresholds to calibrate.")],
+    precision: Annotated[float, typer.Option(min=0.5, max=1.0, help="Share of held comments moderators reject.")] = 0.9,
+    min_decisions: Annotated[int, typer.Option(min=1, help="Calibrate only with this many decisions.")] = 50,
+    min_rejects: Annotated[int, typer.Option(min=1, help="…and this many rejects naming the category.")] = 10,
+    apply: Annotated[bool, typer.Option(help="Store the calibrated thresholds in the site's settings.")] = False,
+) -> None:
+    """Choose per-category hold thresholds from the site's own moderator decisions, scored with the current model."""
+    from parlour.moderation.decisions import calibrate_site, count_decisions
+    from parlour.scoring.cli import calibration_table
+
+    settings = _settings()
+    if settings.scorer == "none":
+        errors.print("[red]No model to calibrate:[/red] PARLOUR_SCORER is none.")
+        raise typer.Exit(2)
+    scorer = make_scorer(settings.scorer)
+    with _database() as db, Progress(*PROGRESS, console=errors, transient=True) as progress:
+        task = progress.add_task("scoring decisions", total=count_decisions(db=db, site_slug=site))
+        result = calibrate_site(
+            db=db,
+            scorer=scorer,
+            site_slug=site,
+            precision=precision,
+            min_decisions=min_decisions,
+            min_rejects=min_rejects,
+            apply=apply,
+            on_scored=lambda n: progress.advance(task, n),
+        )
+    console.print(calibration_table(result))
+    if apply:
+        console.print(f"Stored {len(result.applied)} hold threshold(s) in {site}'s settings: {result.applied}")
+    else:
+        console.print("Nothing stored: pass --apply to store the calibrated thresholds.")
 
 
 @db_app.command("upgrade")

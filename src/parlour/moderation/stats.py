@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -63,12 +63,34 @@ class StoryStats:
 
 
 @dataclass(frozen=True)
+class NudgeStats:
+    """Comments posted after the nudge warned their writer: revised first, or posted as they were.
+
+    Drafts abandoned after the nudge are not counted: checking a draft stores nothing.
+    """
+
+    revised: int
+    revised_held: int  # still held or rejected after the revision
+    ignored: int
+    ignored_held: int
+
+    @property
+    def nudged(self) -> int:
+        return self.revised + self.ignored
+
+    @property
+    def share_revised(self) -> float:
+        return self.revised / self.nudged if self.nudged else 0.0
+
+
+@dataclass(frozen=True)
 class Stats:
     days: list[DayStats]
     stories: list[StoryStats]
     median_decision: timedelta | None
     first_day: date
     last_day: date
+    nudges: NudgeStats
 
     @property
     def comments(self) -> int:
@@ -140,6 +162,7 @@ def moderation_stats(
         median_decision=_median(all_waits),
         first_day=first,
         last_day=last,
+        nudges=_nudges(session, in_window),
     )
 
 
@@ -177,6 +200,22 @@ def _stories(session: Session, in_window: list[ColumnElement[bool]]) -> list[Sto
         .limit(TOP_STORIES)
     ).all()
     return [StoryStats(r.id, r.title or r.url, r.url, int(r.comments), int(r.held)) for r in rows]
+
+
+def _nudges(session: Session, in_window: list[ColumnElement[bool]]) -> NudgeStats:
+    # The reasons are a JSON list; its text holds each reason quoted, the same on SQLite and PostgreSQL.
+    reasons = cast(Comment.moderation_reasons, String)
+    revised, ignored = reasons.like('%"nudge:revised"%'), reasons.like('%"nudge:ignored"%')
+    stopped = or_(was_held(), Comment.status.in_([CommentStatus.REJECTED, CommentStatus.REMOVED]))
+    row = session.execute(
+        select(
+            func.count().filter(revised).label("revised"),
+            func.count().filter(and_(revised, stopped)).label("revised_held"),
+            func.count().filter(ignored).label("ignored"),
+            func.count().filter(and_(ignored, stopped)).label("ignored_held"),
+        ).where(*in_window)
+    ).one()
+    return NudgeStats(int(row.revised), int(row.revised_held), int(row.ignored), int(row.ignored_held))
 
 
 def _median(values: list[timedelta]) -> timedelta | None:

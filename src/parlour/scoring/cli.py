@@ -6,14 +6,18 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from parlour.scoring.protocol import Scores
 from parlour.scoring.thresholds import verdict
+
+if TYPE_CHECKING:
+    from parlour.moderation.decisions import SiteCalibration
 
 model_app = typer.Typer(help="The local moderation model: train it, evaluate it.", no_args_is_help=True)
 errors = Console(stderr=True)
@@ -36,15 +40,48 @@ def _data_dir(data: Path | None) -> Path:
 
 @model_app.command("train")
 def train_command(
-    data: DataOption = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            help="Repeatable. A folder: the moderation corpora (default: shared/data/moderation beside the checkout). "
+            "A file: an extra training source recognised by its header: Civil Comments (Jigsaw Unintended Bias) "
+            "train.csv or all_data.csv, Jigsaw 2018 train.csv, or `parlour model decisions` output.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(min=0, help="At most this many examples per extra file, a seeded uniform sample; 0: all."),
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed and data give the same artifact.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Folder for the artifact (default: the package's data/).")] = None,
 ) -> None:
     """Train the lexical model and write lexical-v1.npz, lexical-v1.json and lexical-v1.metrics.json."""
+    from parlour.scoring.sources import LayoutError, check_source
     from parlour.scoring.train import DATA_DIR, train
 
+    given = data or []
+    folders = [p for p in given if p.is_dir()]
+    files = [p for p in given if not p.is_dir()]
+    if len(folders) > 1:
+        errors.print("[red]One corpora folder only:[/red] pass other sources as files.")
+        raise typer.Exit(2)
+    try:
+        for file in files:
+            errors.print(f"{file}: {check_source(file)}", highlight=False)
+    except LayoutError as exc:
+        errors.print(f"[red]Cannot read a training file:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     folder = out or DATA_DIR
-    _, metrics = train(_data_dir(data), seed=seed, out=folder)
+    try:
+        _, metrics = train(
+            _data_dir(folders[0] if folders else None), seed=seed, out=folder, extra=files, limit=limit or None
+        )
+    except LayoutError as exc:
+        errors.print(f"[red]Cannot read a training file:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    for source in metrics.get("extra_sources", []):
+        errors.print(f"{source['file']}: {source['layout']}, {source['examples']:,} examples", highlight=False)
     spans = metrics["dev"].get("span_f1_TOXIC")
     errors.print(f"Wrote the model to {folder} (dev span F1 {spans}).")
 
@@ -64,6 +101,30 @@ def eval_command(
     Console().print(render(results))
     if output:
         output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", "utf-8")
+
+
+def calibration_table(result: SiteCalibration) -> Table:
+    """Before and after, per category: the hold threshold, its precision on the site's rejects, and its recall."""
+    table = Table(title=f"{result.site}: {result.decisions:,} decisions scored with {result.model}")
+    for column in ("category", "rejects", "approvals", "threshold", "precision", "recall", "held", "note"):
+        table.add_column(column, justify="left" if column in {"category", "note"} else "right")
+
+    def share(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    for c in result.calibrations:
+        b, a = c.before, c.after
+        table.add_row(
+            c.category,
+            str(c.rejects),
+            str(c.approvals),
+            f"{b.threshold:g} → {a.threshold:g}",
+            f"{share(b.precision)} → {share(a.precision)}",
+            f"{share(b.recall)} → {share(a.recall)}",
+            f"{b.held} → {a.held}",
+            c.note,
+        )
+    return table
 
 
 class BadLine(ValueError):

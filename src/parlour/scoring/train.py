@@ -33,6 +33,7 @@ from parlour.scoring.model import (
     stack_features,
 )
 from parlour.scoring.patterns import LEXICON_FILE, Lexicons
+from parlour.scoring.sources import read_source
 from parlour.scoring.templates import generate, load_templates
 from parlour.scoring.thresholds import CATEGORIES
 from parlour.scoring.vectorize import Analysed, Analyzer, FeatureSpace, FloatArray
@@ -123,8 +124,8 @@ def lexicon_json() -> dict[str, list[str]]:
     return raw
 
 
-def build_corpus(data: Path, config: TrainConfig, lexicons: Lexicons) -> Corpus:
-    """Training and dev examples from the corpora's train and dev splits, plus the templates."""
+def build_corpus(data: Path, config: TrainConfig, lexicons: Lexicons, extra: Sequence[Example] = ()) -> Corpus:
+    """Training and dev examples from the corpora's train and dev splits, the templates, and extra sources."""
     posts = ds.typed_posts(data)
     held_out = ds.held_out_texts(data)
     banned = (
@@ -160,6 +161,10 @@ def build_corpus(data: Path, config: TrainConfig, lexicons: Lexicons) -> Corpus:
         config.seed, keywords=keywords, scale=config.template_scale, weight=config.template_weight, part="train"
     )
     dev += generate(config.seed + 1000, keywords=keywords, scale=0.25 * config.template_scale, part="dev")
+    # Extra sources train only: dev and calibration stay on the shared corpora, so runs remain comparable. Civil
+    # Comments is where typed_posts and SemEval come from: its copies of their dev posts are dropped too.
+    dev_keys = {ds.text_key(e.text) for e in dev} | {ds.text_key(t) for t, _ in span_dev}
+    train += [e for e in extra if ds.text_key(e.text) not in dev_keys]
     train = [e for e in train if ds.text_key(e.text) not in held_out]
     counts = Counter(e.source.split(":")[0] for e in train)
     raters = ds.rater_spans(data)
@@ -527,20 +532,54 @@ def _versions() -> dict[str, str]:
             "scikit-learn": sklearn.__version__}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class ExtraSource:
+    path: Path
+    layout: str
+    examples: int
+
+
+def read_extra(
+    paths: Sequence[Path], *, limit: int | None, seed: int, step: Step
+) -> tuple[list[Example], list[ExtraSource]]:
+    """The examples of every extra file, each subsampled to `limit` with its own seed; raises LayoutError."""
+    examples: list[Example] = []
+    read: list[ExtraSource] = []
+    for index, path in enumerate(paths):
+        advance = step(f"reading {path.name}"[:32], max(1, path.stat().st_size) if path.is_file() else 1)
+        layout, found = read_source(path, limit=limit, seed=seed + index, on_bytes=advance)
+        examples += found
+        read.append(ExtraSource(path, layout, len(found)))
+    return examples, read
+
+
 def train(
-    data: Path, *, seed: int = 1, out: Path = DATA_DIR, quiet: bool = False, config: TrainConfig | None = None
+    data: Path,
+    *,
+    seed: int = 1,
+    out: Path = DATA_DIR,
+    quiet: bool = False,
+    config: TrainConfig | None = None,
+    extra: Sequence[Path] = (),
+    limit: int | None = None,
 ) -> tuple[LexicalModel, dict[str, Any]]:
-    """Train on the corpora under `data`, write the artifact and `<name>.metrics.json` into `out`."""
+    """Train on the corpora under `data` and any extra files, write the artifact and `<name>.metrics.json`."""
     config = config or TrainConfig(seed=seed)
     if config.seed != seed:
         config = TrainConfig(**{**asdict(config), "seed": seed})
     source = lexicon_json()
     lexicons = Lexicons.from_json(source)
     with progress_bar(quiet=quiet) as step:
+        examples, sources = read_extra(extra, limit=limit, seed=config.seed, step=step)
         advance = step("loading corpora", 1)
-        corpus = build_corpus(data, config, lexicons)
+        corpus = build_corpus(data, config, lexicons, examples)
         advance(1)
         model, metrics = fit_model(corpus, config, lexicons=lexicons, lexicon_source=source, step=step)
+        if sources:
+            # File names only: the artifact must not depend on where the operator keeps the files.
+            described = [{"file": s.path.name, "layout": s.layout, "examples": s.examples} for s in sources]
+            model.meta["extra_sources"] = metrics["extra_sources"] = described
+            model.meta["extra_limit"] = metrics["extra_limit"] = limit
         advance = step("writing the artifact", 1)
         model.save(out)
         (out / f"{model.name}.metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", "utf-8")
