@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +109,8 @@ def main() -> None:
     exported = run(["export", "--site", "bench", "--output", str(exported_file)], env, log)
 
     figures = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/import_bench.py", *sys.argv[1:]]),
         "comments": options.comments,
         "export_mb": round(size_mb, 1),
         "database": "sqlite",
@@ -121,6 +124,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         # The machine is shared: a high load before the run means the figures are a lower bound.
         "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
     }
     for run_figures in (figures["import"], figures["export"]):
         samples = run_figures.pop("rss_kib")

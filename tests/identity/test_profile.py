@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from parlour.db.engine import Database
 from parlour.db.tables import Author, Comment, CommentStatus
+from parlour.transfer import serialise
 from tests.api.test_comments_api import assert_problem
 from tests.conftest import ORIGIN, STORY, create_test_site, post, thread
 from tests.identity.tokens import SITE_KEYS, bearer, exchange, mint, sign_in
@@ -113,6 +114,16 @@ class TestDownloadMyData:
         assert data["reader"]["external_id"] == "user-42" and data["reader"]["email"] == "ada@reader.example"
         assert [(c["id"], c["body"], c["story_url"]) for c in data["comments"]] == [(kept, "My words.", STORY)]
         assert "Bo" not in response.text and "bo@reader.example" not in response.text
+        # The rows are the site export's: the same serialisers, so the same fields.
+        with db.read() as session:
+            author = session.get(Author, data["reader"]["id"])
+            comment = session.get(Comment, kept)
+            assert author is not None and comment is not None
+            assert data["reader"] == serialise.author_dict(author)
+            shown = data["comments"][0]
+            assert shown.pop("story_url") == STORY and "story_title" in shown
+            del shown["story_title"]
+            assert shown == serialise.comment_dict(comment)
         assert_problem(client.get("/api/v1/reader/data"), 401)
 
 

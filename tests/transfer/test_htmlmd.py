@@ -62,3 +62,27 @@ def test_what_a_reader_saw_survives_the_round_trip() -> None:
 
 def test_wordpress_line_breaks_become_paragraphs_and_breaks() -> None:
     assert autop("one\ntwo\r\n\r\nthree") == "<p>one<br>\ntwo</p><p>three</p>"
+
+
+# Paragraphs of text with bold and italic words: what most exported comments hold, and the shortcut takes.
+TEXT = st.text(alphabet=st.sampled_from(list("ab1. ,:()'*_\u00e9\u0301\u00a0\u2000\u1fef-\n")), max_size=12)
+INLINE = st.tuples(st.sampled_from(["b", "strong", "i", "em"]), st.sampled_from(["b", "strong", "i", "em"]), TEXT)
+PARAGRAPH = st.lists(st.one_of(TEXT, INLINE.map(lambda t: f"<{t[0]}>{t[2]}</{t[0] if t[2] else t[1]}>")), max_size=5)
+SIMPLE_HTML = st.lists(PARAGRAPH.map(lambda parts: "<p>" + "".join(parts) + "</p>"), min_size=1, max_size=3).map(
+    "\n".join
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(SIMPLE_HTML)
+def test_the_paragraph_shortcut_gives_what_markdownify_gives(html: str) -> None:
+    assert html_to_markdown(html) == htmlmd._markdownify(html)
+
+
+def test_the_paragraph_shortcut_takes_bold_and_italic_words() -> None:
+    html = "<p>Plain words</p>\n<p><b>Yes</b> and <i>no</i>.</p>"
+    assert htmlmd._SIMPLE_PARAGRAPHS.fullmatch(html)
+    assert [htmlmd._simple_paragraph(p) for p in htmlmd._PARAGRAPH_TEXT.findall(html)] == [
+        "Plain words",
+        "**Yes** and *no*.",
+    ]

@@ -29,6 +29,7 @@ from parlour.identity.schemas import (
 from parlour.notifications import addresses
 from parlour.sites.schemas import SiteSettings
 from parlour.sites.service import site_settings
+from parlour.transfer import serialise
 
 EXCERPT_CHARS = 200
 
@@ -103,7 +104,13 @@ def my_comments(*, session: Session, reader: Reader, url: str | None, cursor: in
 
 
 def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
-    """Everything Parlour keeps about the reader on this site, as one JSON document (GDPR art. 15 and 20)."""
+    """Everything Parlour keeps about the reader on this site, as one JSON document (GDPR art. 15 and 20).
+
+    Rows are written by the site export's serialisers, so the reader gets every column the operator's export
+    has for their author row and comments (the same names, times in UTC, enums as values). Reactions and
+    reports are not in it: they are stored by network (reader_key), which people behind one address share, so
+    none can be told to be this reader's.
+    """
     site = _site(session, reader)
     author = session.get(Author, reader.author_id)
     assert author is not None
@@ -117,15 +124,7 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
     return {
         "site": site.slug,
         "exported_at": utcnow().isoformat(),
-        "reader": {
-            "external_id": reader.external_id,
-            "name": reader.name,
-            "email": reader.email,
-            "avatar_url": reader.avatar_url,
-            "badges": list(reader.badges),
-            "role": reader.role,
-            "first_seen_at": author.created_at.isoformat(),
-        },
+        "reader": serialise.author_dict(author),
         "notifications": {
             "email": prefs.email,
             "confirmed": prefs.confirmed,
@@ -133,17 +132,7 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
             **prefs.categories,
         },
         "comments": [
-            {
-                "id": comment.id,
-                "story_url": story.url,
-                "story_title": story.title,
-                "parent_id": comment.parent_id,
-                "status": comment.status.value,
-                "body": comment.body,
-                "created_at": comment.created_at.isoformat(),
-                "edited_at": comment.edited_at.isoformat() if comment.edited_at else None,
-                "deleted_at": comment.deleted_at.isoformat() if comment.deleted_at else None,
-            }
+            serialise.comment_dict(comment) | {"story_url": story.url, "story_title": story.title}
             for comment, story in rows
         ],
     }

@@ -17,11 +17,13 @@ from parlour.transfer.records import (
     SourceThread,
     parse_utc,
 )
-from parlour.transfer.xmlstream import XmlStream, check_well_formed, child, child_text, line_of, root_tag
+from parlour.transfer.xmlstream import XmlStream, check_well_formed, children_by_name, line_of, root_tag, text_of
 
 NS = "{http://disqus.com}"
 DSQ_ID = "{http://disqus.com/disqus-internals}id"
-RECORDS = frozenset({NS + "thread", NS + "post"})
+THREAD = NS + "thread"
+POST = NS + "post"
+RECORDS = frozenset({THREAD, POST})
 
 
 class DisqusReader:
@@ -37,22 +39,11 @@ class DisqusReader:
             raise MalformedFile(f"{self.path.name} is not a Disqus export: its root element is not <disqus>")
 
     def records(self) -> Iterator[Record]:
-        depth = 0
-        root: Element | None = None
-        for event, element in self.stream.events():
-            if event == "start":
-                depth += 1
-                root = element if root is None else root
-                continue
-            depth -= 1
-            if depth != 1:
-                continue
-            if element.tag == NS + "thread":
-                yield _thread(element)
-            elif element.tag == NS + "post":
+        for element in self.stream.children():
+            if element.tag == POST:
                 yield _post(element)
-            assert root is not None
-            root.clear()  # drops every record read so far, so memory does not grow with the file
+            elif element.tag == THREAD:
+                yield _thread(element)
 
     def position(self) -> int:
         return self.stream.position()
@@ -61,23 +52,24 @@ class DisqusReader:
         return self.stream.size()
 
 
-def _flag(element: Element, name: str) -> bool:
-    return (child_text(element, name) or "").strip().lower() == "true"
+def _flag(fields: dict[str, Element], name: str) -> bool:
+    return (text_of(fields, name) or "").strip().lower() == "true"
 
 
 def _thread(element: Element) -> Record:
     position = line_of(element)
     source_id = element.get(DSQ_ID)
-    link = (child_text(element, "link") or "").strip()
+    fields = children_by_name(element)
+    link = (text_of(fields, "link") or "").strip()
     if not source_id:
         return Malformed(position, "a <thread> without dsq:id")
-    created = child_text(element, "createdAt")
+    created = text_of(fields, "createdAt")
     try:
         created_at = parse_utc(created) if created else None
     except ValueError:
         created_at = None
-    title = (child_text(element, "title") or "").strip() or None
-    return SourceThread(source_id, link, title, created_at, _flag(element, "isClosed"), position)
+    title = (text_of(fields, "title") or "").strip() or None
+    return SourceThread(source_id, link, title, created_at, _flag(fields, "isClosed"), position)
 
 
 def _post(element: Element) -> Record:
@@ -86,43 +78,45 @@ def _post(element: Element) -> Record:
     if not source_id:
         return Malformed(position, "a <post> without dsq:id")
     position = f"{position} (post {source_id})"
-    thread = child(element, "thread")
+    fields = children_by_name(element)
+    thread = fields.get("thread")
     thread_id = thread.get(DSQ_ID) if thread is not None else None
     if not thread_id:
         return Malformed(position, "the post names no thread")
-    parent = child(element, "parent")
+    parent = fields.get("parent")
     parent_id = parent.get(DSQ_ID) if parent is not None else None
     try:
-        created_at = parse_utc(child_text(element, "createdAt") or "")
+        created_at = parse_utc(text_of(fields, "createdAt") or "")
     except ValueError:
-        return Malformed(position, f"createdAt is not a time: {child_text(element, 'createdAt')!r}")
-    author = child(element, "author")
+        return Malformed(position, f"createdAt is not a time: {text_of(fields, 'createdAt')!r}")
+    author = fields.get("author")
     if author is None:
         return Malformed(position, "the post has no <author>")
-    anonymous = _flag(author, "isAnonymous")
+    about = children_by_name(author)
+    anonymous = _flag(about, "isAnonymous")
     return SourceComment(
         source_id=source_id,
         thread_id=thread_id,
         parent_id=parent_id or None,
-        text=child_text(element, "message") or "",
+        text=text_of(fields, "message") or "",
         text_format="html",
         created_at=created_at,
-        status=_status(element),
+        status=_status(fields),
         author=SourceAuthor(
-            name=(child_text(author, "name") or "").strip(),
-            email=(child_text(author, "email") or "").strip() or None,
-            website=(child_text(author, "link") or "").strip() or None,
-            username=None if anonymous else ((child_text(author, "username") or "").strip() or None),
+            name=(text_of(about, "name") or "").strip(),
+            email=(text_of(about, "email") or "").strip() or None,
+            website=(text_of(about, "link") or "").strip() or None,
+            username=None if anonymous else ((text_of(about, "username") or "").strip() or None),
         ),
         position=position,
     )
 
 
-def _status(element: Element) -> CommentStatus:
-    if _flag(element, "isDeleted"):
+def _status(fields: dict[str, Element]) -> CommentStatus:
+    if _flag(fields, "isDeleted"):
         return CommentStatus.DELETED
-    if _flag(element, "isSpam"):
+    if _flag(fields, "isSpam"):
         return CommentStatus.REJECTED
-    if (child_text(element, "isApproved") or "true").strip().lower() == "false":
+    if (text_of(fields, "isApproved") or "true").strip().lower() == "false":
         return CommentStatus.PENDING
     return CommentStatus.APPROVED

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from parlour.comments import markup
 from parlour.db.tables import CommentStatus
 from parlour.errors import InvalidInput
 from parlour.sites.urls import normalise_website
+from parlour.transfer import prose
 from parlour.transfer.htmlmd import clean_text, html_to_markdown
 from parlour.transfer.records import Malformed, SourceComment
 
@@ -46,7 +46,7 @@ def prepare(record: SourceComment) -> Prepared | Malformed:
         body = clean_text(source).strip()
         if not body:
             return Malformed(record.position, "nothing is left of the comment's text")
-        html = markup.render(body)
+        html = prose.render(body)
     return Prepared(record, body, html, prepare_author(record))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import operator
 import zlib
 from collections.abc import Container, Iterator
 from contextlib import contextmanager
@@ -75,10 +76,16 @@ class _LineBuilder(TreeBuilder):
 class _Nothing:
     """A parser target that builds nothing: the first pass only proves the file well-formed."""
 
+    # Text must go somewhere, or expat hands every piece of it to the parser's Python default handler: a C
+    # builtin that ignores it keeps this pass in C. Tags, likewise, in check_well_formed.
+    data = staticmethod(len)
+
 
 def check_well_formed(path: Path) -> None:
     """Parse the whole file once, keeping nothing; raise MalformedFile with the line and column if it is not XML."""
     parser = SafeTree.DefusedXMLParser(target=_Nothing())
+    parser.parser.StartElementHandler = operator.is_  # (name, attributes) -> ignored, without a Python frame
+    parser.parser.EndElementHandler = len
     try:
         with open_xml(path) as (file, _counting):
             while chunk := file.read(CHUNK):
@@ -117,11 +124,81 @@ class XmlStream:
             self.file = counting
             yield from SafeTree.iterparse(file, events=("start", "end"), parser=parser)
 
+    def children(self) -> Iterator[Element]:
+        """Each child of the document element, complete, as it ends; the root keeps none, so memory stays flat.
+
+        What events() gives, without a Python call per element and event: the C TreeBuilder builds the tree
+        straight from defusedxml's expat parser (its handlers that refuse entities stay in place), and only
+        element starts and ends go through Python, to fix namespaced names and stamp line numbers.
+        """
+        defused = SafeTree.DefusedXMLParser(target=TreeBuilder())
+        collector = _Children(defused.parser, self.record_tags)
+        with open_xml(self.path) as (file, counting):
+            self.file = counting
+            while chunk := file.read(CHUNK):
+                defused.parser.Parse(chunk, False)
+                yield from collector.take()
+            defused.parser.Parse(b"", True)
+            yield from collector.take()
+
     def position(self) -> int:
         return self.file.consumed if self.file is not None else 0
 
     def size(self) -> int:
         return self.path.stat().st_size
+
+
+class _Children:
+    """pyexpat handlers feeding the C TreeBuilder, collecting the root's children as they end."""
+
+    def __init__(self, parser: Any, record_tags: Container[str]) -> None:
+        self.parser = parser
+        self.record_tags = record_tags
+        self.tree = TreeBuilder()
+        self.depth = 0
+        self.ended: list[Element] = []
+        self.root: Element | None = None
+        self.names: dict[str, str] = {}
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.tree.data
+        # The check pass has already refused DOCTYPEs' entities and undefined references: nothing else that
+        # reaches the default handler matters to the records.
+        parser.DefaultHandlerExpand = None
+        parser.CommentHandler = None
+        parser.ProcessingInstructionHandler = None
+        parser.ordered_attributes = False
+
+    def name(self, raw: str) -> str:
+        # expat gives "uri}local" (the separator is "}"); ElementTree's names are "{uri}local".
+        fixed = self.names.get(raw)
+        if fixed is None:
+            fixed = self.names[raw] = "{" + raw if "}" in raw else raw
+        return fixed
+
+    def start(self, raw: str, attributes: dict[str, str]) -> None:
+        self.depth += 1
+        tag = self.name(raw)
+        if attributes:
+            attributes = {self.name(key): value for key, value in attributes.items()}
+        if tag in self.record_tags:
+            attributes[LINE] = str(self.parser.CurrentLineNumber)
+        element = self.tree.start(tag, attributes)
+        if self.root is None:
+            self.root = element
+
+    def end(self, raw: str) -> None:
+        self.depth -= 1
+        element = self.tree.end(self.name(raw))
+        if self.depth == 1:
+            self.ended.append(element)
+
+    def take(self) -> list[Element]:
+        """The children ended since the last call, let go of by the root."""
+        ended, self.ended = self.ended, []
+        if self.root is not None:
+            self.root.clear()  # one still open goes too: the builder holds it, and end() hands it over whole
+        return ended
 
 
 def line_of(element: Element) -> str:
@@ -139,6 +216,20 @@ def child_text(element: Element, name: str) -> str | None:
         if local(child.tag) == name:
             return child.text or ""
     return None
+
+
+def children_by_name(element: Element) -> dict[str, Element]:
+    """The first child of each local name: one pass over the children, for a record read field by field."""
+    found: dict[str, Element] = {}
+    for item in element:
+        found.setdefault(item.tag.rpartition("}")[2], item)
+    return found
+
+
+def text_of(children: dict[str, Element], name: str) -> str | None:
+    """What child_text gives, from children_by_name's map."""
+    item = children.get(name)
+    return None if item is None else (item.text or "")
 
 
 def child(element: Element, name: str) -> Element | None:
