@@ -1,13 +1,14 @@
 """Time from navigation to the first rendered comment, and bytes transferred: Parlour's embed against Isso's.
 
-    .venv/bin/python bench/first_render.py [--sizes 100,1000] [--runs 9]
+    .venv/bin/python bench/first_render.py [--sizes 100,1000] [--runs 9] [--timings]
 
 Starts Parlour and Isso 0.14.0 (2 workers each, as bench/run.py does), seeds the same threads into both through
 their HTTP APIs, then loads an article page with each product's own embed in headless Chromium (Debian's
 /usr/bin/chromium), a fresh browser context (empty cache) per load. For each load it records:
 
 - first comment: milliseconds from navigation start until a comment element exists in the rendered page,
-  checked on every animation frame (Parlour: `.c` inside the widget's shadow root; Isso: `.isso-comment`);
+  checked on every animation frame (Parlour: `.c` inside the widget's shadow root; Isso: `.isso-comment` with an
+  `isso-ID` id: its postbox holds an id-less `.isso-comment` for the preview, which is there before any comment);
 - bytes: what crossed the network from the comment server (scripts, styles, API answers), as encoded on the wire.
 
 The article page itself is served by the browser from memory, so it costs nothing for either product.
@@ -30,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from run import RESULTS, environment, parse_args, running, seed_all
 from seeding import Thread
+from servers import ensure_isso_venv
 
 CHROMIUM = "/usr/bin/chromium"
 # The article's (routed) origin counts as public and the servers are on loopback: Chromium's private- and
@@ -44,21 +46,29 @@ FLAGS = [
 TIMEOUT_MS = 60_000
 console = Console()
 
+# A rendered comment of either embed. Isso's postbox carries an id-less `.isso-comment` for its preview.
+ISSO_COMMENT = '.isso-comment[id^="isso-"]'
 # Polls on each animation frame until the first comment is in the page, then records when (ms since navigation).
-WATCH = """
-(() => {
-  const found = () => {
+WATCH = f"""
+(() => {{
+  const found = () => {{
     const parlour = document.getElementById('parlour-thread');
     const root = parlour && parlour.shadowRoot;
-    return (root && root.querySelector('.c')) || document.querySelector('.isso-comment');
-  };
-  const tick = () => {
-    if (found()) { window.__firstComment = performance.now(); return; }
+    return (root && root.querySelector('.c')) || document.querySelector('{ISSO_COMMENT}');
+  }};
+  const tick = () => {{
+    if (found()) {{ window.__firstComment = performance.now(); return; }}
     requestAnimationFrame(tick);
-  };
+  }};
   requestAnimationFrame(tick);
-})();
+}})();
 """
+
+
+# Each request of the load, as the browser timed it (ms since navigation), for the --timings waterfall.
+RESOURCES = """() => performance.getEntriesByType('resource').map((e) => ({
+  name: e.name, start: e.startTime, response_start: e.responseStart, end: e.responseEnd,
+}))"""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class Load:
     first_comment_ms: float
     bytes: int
     comments_shown: int
+    resources: tuple[dict[str, Any], ...] = ()
 
 
 def article_html(system: str, base_url: str, path: str) -> str:
@@ -100,13 +111,14 @@ def load_once(browser: Browser, system: str, base_url: str, path: str) -> Load:
         first: float = page.evaluate("window.__firstComment")
         page.wait_for_load_state("networkidle", timeout=TIMEOUT_MS)
         shown: int = page.evaluate(
-            """() => {
+            f"""() => {{
               const parlour = document.getElementById('parlour-thread');
               if (parlour && parlour.shadowRoot) return parlour.shadowRoot.querySelectorAll('.c').length;
-              return document.querySelectorAll('.isso-comment').length;
-            }"""
+              return document.querySelectorAll('{ISSO_COMMENT}').length;
+            }}"""
         )
-        return Load(first, sum(received.values()), shown)
+        resources: list[dict[str, Any]] = page.evaluate(RESOURCES)
+        return Load(first, sum(received.values()), shown, tuple(r for r in resources if r["name"].startswith(base_url)))
     finally:
         context.close()
 
@@ -144,7 +156,10 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000", help="thread sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=9, help="page loads per system and size (after one warm-up)")
     parser.add_argument("--output", type=Path, default=RESULTS / "first_render.json")
+    parser.add_argument("--timings", action="store_true", help="print each request of the median load (a waterfall)")
     args = parser.parse_args()
+    console.print("preparing bench/.isso-venv (isso, gunicorn from PyPI) if missing")
+    ensure_isso_venv()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     options = parse_args(["--sizes", args.sizes, "--systems", "parlour,isso"])
     threads = [Thread(story_path(size), make_thread(size)) for size in sizes]
@@ -160,6 +175,8 @@ def main() -> int:
                     loads = [load_once(browser, system.name, base_url, path) for _ in range(args.runs)]
                     figures.append({"size": size, "system": system.name, **summarise(loads)})
                     console.print(f"{system.name:>8} {size:>6} comments: {figures[-1]}")
+                    if args.timings:
+                        _print_waterfall(loads, base_url)
             browser.close()
     _print(figures)
     result = {"environment": environment(options, ["bench/first_render.py", *_argv(args)]), "figures": figures}
@@ -171,6 +188,16 @@ def main() -> int:
 
 def _argv(args: argparse.Namespace) -> list[str]:
     return ["--sizes", args.sizes, "--runs", str(args.runs)]
+
+
+def _print_waterfall(loads: list[Load], base_url: str) -> None:
+    """The median load's requests to the comment server: when each started, answered and ended."""
+    median = sorted(loads, key=lambda load: load.first_comment_ms)[len(loads) // 2]
+    table = Table("request", "start", "first byte", "end", title=f"first comment at {median.first_comment_ms:.0f} ms")
+    for r in sorted(median.resources, key=lambda r: r["start"]):
+        name = r["name"].removeprefix(base_url)
+        table.add_row(name[:70], f"{r['start']:.0f}", f"{r['response_start']:.0f}", f"{r['end']:.0f}")
+    console.print(table)
 
 
 def _print(figures: list[dict[str, Any]]) -> None:

@@ -77,6 +77,26 @@ def test_renders_the_sample_discussion_under_the_article(browser: Browser, serve
         r.assert_quiet()
 
 
+def test_first_comments_show_before_the_config_answers(browser: Browser, server: Server) -> None:
+    """/config is held back: the thread renders with the defaults, then the compose box takes the site's values."""
+    server.post("early", "Shown before the config came.", "Ada")
+    with reader(browser, server) as r:
+        held: list[Route] = []
+        r.page.route("**/api/v1/config?*", lambda route: held.append(route))
+        page = r.open_story("early", wait=False)
+        expect(page.locator(f"{W} .c")).to_have_count(1)
+        expect(page.locator(f"{W} .c-body")).to_have_text("Shown before the config came.")
+        assert len(held) == 1, "the widget asked for /config"
+        expect(page.locator(f"{W} .f-count")).to_have_text("0 / 5,000")  # the defaults
+        expect(page.locator(f"{W} .parlour")).to_have_attribute("data-state", "loading")  # not complete yet
+        answer = held[0].fetch()
+        held[0].fulfill(response=answer, json={**answer.json(), "max_body_chars": 280, "prompt": "Your turn?"})
+        r.wait_ready()
+        expect(page.locator(f"{W} .f-count")).to_have_text("0 / 280")
+        expect(page.get_by_label("Your turn?")).to_be_visible()
+        r.assert_quiet()
+
+
 def test_permalink_to_a_deep_reply_loads_its_branch(browser: Browser, server: Server) -> None:
     deepest = max(
         (server.api.get(f"/api/v1/comments/{i}").json() for i in range(1, 34)), key=lambda x: len(x["ancestors"])

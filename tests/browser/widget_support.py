@@ -137,7 +137,14 @@ class Reader:
         dialog.dismiss()
 
     def open_story(
-        self, story: str, *, site: str = "wtest", strict: bool = True, hash: str = "", **attributes: str
+        self,
+        story: str,
+        *,
+        site: str = "wtest",
+        strict: bool = True,
+        hash: str = "",
+        wait: bool = True,
+        **attributes: str,
     ) -> Page:
         html, headers = host_page(story, site=site, strict=strict, **attributes)
         path = f"/articles/{story}"
@@ -151,7 +158,8 @@ class Reader:
             lambda route: route.fulfill(status=200, content_type="text/css", body=HOST_CSS),
         )
         self.page.goto(f"{self.server.base_url}{path}{hash}")
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
         return self.page
 
     def open_demo(self, hash: str = "") -> Page:

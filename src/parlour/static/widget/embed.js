@@ -169,18 +169,34 @@
     return catalogs.get(lang);
   }
 
+  // Each formatter is used once right away: the browser loads its locale data on first use (20-100 ms in
+  // Chromium), which then happens while the thread is still on its way, not after it arrived.
+  function formatters(lang) {
+    const f = {
+      plural: new Intl.PluralRules(lang),
+      number: new Intl.NumberFormat(lang),
+      relative: new Intl.RelativeTimeFormat(lang, { numeric: "auto" }),
+      absolute: new Intl.DateTimeFormat(lang, { dateStyle: "long", timeStyle: "short" }),
+    };
+    f.plural.select(1);
+    f.number.format(1);
+    f.relative.format(-1, "day");
+    f.absolute.format(Date.now());
+    return f;
+  }
+
   async function translator(lang) {
+    const loading = catalog(lang); // asked for before the formatters' slow first use
+    let formats = formatters(lang);
     let messages;
     try {
-      messages = await catalog(lang);
+      messages = await loading;
     } catch (_) {
       lang = "en";
+      formats = formatters(lang);
       messages = await catalog("en").catch(() => ({}));
     }
-    const plural = new Intl.PluralRules(lang);
-    const number = new Intl.NumberFormat(lang);
-    const relative = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
-    const absolute = new Intl.DateTimeFormat(lang, { dateStyle: "long", timeStyle: "short" });
+    const { plural, number, relative, absolute } = formats;
     const t = (key, vars = {}) => {
       let message = messages[key];
       if (message && typeof message === "object") message = message[plural.select(vars.count || 0)] || message.other;
@@ -225,7 +241,7 @@
       this.fresh = new Set(); // ids announced by the stream, not shown yet
       this.held = []; // stream events that arrived while this reader's own post was on its way
       this.mine = new Set(); // ids this reader posted in this page: the stream's echo is ignored
-      this.forms = new Set(); // open forms with an identity part, redrawn when the reader signs in or out
+      this.forms = new Set(); // open forms: redrawn when the reader signs in or out, or when /config arrives
       this.session = null;
       this.timers = new Set();
       this.abort = new AbortController();
@@ -257,6 +273,7 @@
       threads.delete(this);
       this.abort.abort();
       if (this.es) this.es.close();
+      if (this.resizes) this.resizes.disconnect();
       for (const timer of this.timers) clearTimeout(timer);
       clearInterval(this.ticker);
       this.root.replaceChildren();
@@ -301,8 +318,13 @@
 
     // ------------------------------------------------------------ start-up
 
+    // The first page is drawn as soon as it, the strings and the stylesheet are here. The site's config (DEFAULTS
+    // until then) and the reader's session follow into the drawn thread: neither may delay the first comment.
     async start() {
       const { o } = this;
+      const first = this.fetchPage(null).catch((error) => error); // the critical path: asked for before anything else
+      const config = this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({}));
+      if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
       const link = h("link", { rel: "stylesheet", href: ASSETS + "widget.css" });
       const styled = new Promise((resolve) => {
         link.addEventListener("load", resolve);
@@ -312,19 +334,19 @@
       this.frame = h("div", { class: "parlour", hidden: true, "data-state": "loading" });
       this.root.append(link, this.frame);
       this.applyTheme();
-      if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
-      const [t, config, page, session] = await Promise.all([
-        translator(o.lang),
-        this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({})),
-        this.fetchPage(null).catch((error) => error),
-        sessionFor(o.site),
-        styled,
-      ]);
+      // Every request is on its way: the slow synchronous work now overlaps the wait for the answers.
+      const strings = translator(o.lang);
+      this.cap(); // measured now, while the widget is hidden: later it would cost a layout of the whole thread
+      const [t, page] = await Promise.all([strings, first, styled]);
       if (this.dead) return;
-      this.session = session;
       threads.add(this);
       this.t = t;
-      this.config = { ...DEFAULTS, ...config };
+      this.config = { ...DEFAULTS };
+      // "ready" (data-state) waits for both: it says the widget is complete, not merely visible.
+      const followers = Promise.all([
+        config.then((values) => this.dead || this.configured(values)),
+        sessionFor(o.site).then((session) => this.dead || this.session || !session || this.signedIn(session)),
+      ]);
       this.frame.lang = t.lang;
       this.build();
       this.frame.hidden = false;
@@ -333,7 +355,8 @@
         return;
       }
       this.showPage(page, true);
-      await this.loadOwnPending();
+      await Promise.all([this.loadOwnPending(), followers]);
+      if (this.dead) return;
       this.frame.dataset.state = "ready";
       this.followHash();
       window.addEventListener("hashchange", () => this.followHash(), { signal: this.abort.signal });
@@ -494,8 +517,19 @@
     // ------------------------------------------------------------ comments
 
     cap() {
-      // Indentation levels shown before "continue this thread": fewer on a narrow column.
-      return this.host.getBoundingClientRect().width <= 480 ? 3 : 5;
+      // Indentation levels shown before "continue this thread": fewer on a narrow column. Measured once, then kept
+      // current by a ResizeObserver, which is told sizes without forcing a layout: measuring for every comment
+      // forced a layout of the growing thread each time.
+      const levels = (width) => (width <= 480 ? 3 : 5);
+      if (!this.capLevels) {
+        this.capLevels = levels(this.host.getBoundingClientRect().width);
+        this.resizes = new ResizeObserver(([entry]) => {
+          const box = entry.borderBoxSize && entry.borderBoxSize[0];
+          this.capLevels = levels(box ? box.inlineSize : entry.contentRect.width);
+        });
+        this.resizes.observe(this.host);
+      }
+      return this.capLevels;
     }
 
     nameOf(c) {
@@ -624,7 +658,7 @@
       const avatar = picture
         ? h("span", { class: "c-avatar c-avatar--picture", "aria-hidden": "true" }, avatarImage(picture, seed, name))
         : seed
-        ? h("span", { class: "c-avatar c-avatar--identicon", "aria-hidden": "true" }, identicon(seed))
+        ? this.identiconLater(h("span", { class: "c-avatar c-avatar--identicon", "aria-hidden": "true" }), seed)
         : h("span", { class: "c-avatar", "aria-hidden": "true", text: Array.from(name)[0].toUpperCase() });
       avatar.style.setProperty("--hue", String(hue(name))); // CSSOM, allowed under a strict style-src
       const toggle = h(
@@ -667,6 +701,19 @@
       entry.hiddenNote = h("span", { class: "c-hidden-note", hidden: !entry.collapsed });
       this.setHiddenNote(entry);
       return h("header", { class: "c-head" }, avatar, line, entry.hiddenNote, toggle);
+    }
+
+    // Identicons are drawn in the task after the comments went in: their SVG cells would delay the first comment.
+    identiconLater(avatar, seed) {
+      if (!this.icons) {
+        this.icons = [];
+        this.later(() => {
+          for (const [node, cells] of this.icons) node.append(identicon(cells));
+          this.icons = null;
+        }, 0);
+      }
+      this.icons.push([avatar, seed]);
+      return avatar;
     }
 
     pageLink(id) {
@@ -841,14 +888,34 @@
 
     signedIn(session) {
       this.session = session;
-      for (const f of this.forms) {
-        if (!f.form.isConnected) {
-          this.forms.delete(f);
-          continue;
-        }
+      this.redrawIdentities();
+    }
+
+    redrawIdentities() {
+      for (const f of this.openForms()) {
+        if (!f.identity) continue;
         const next = this.identity(f);
         f.identity.node.replaceWith(next.node);
         f.identity = next;
+      }
+    }
+
+    openForms() {
+      for (const f of this.forms) if (!f.form.isConnected) this.forms.delete(f);
+      return [...this.forms];
+    }
+
+    // The site's /config arrives after the first render (which used DEFAULTS): bring the open forms up to date.
+    configured(config) {
+      const before = { ...this.config };
+      Object.assign(this.config, config); // in place: the forms' counters read it on every keystroke
+      for (const f of this.openForms()) {
+        if (f.mode === "new" && !this.o.prompt) f.label.textContent = this.config.prompt || this.t("compose.prompt");
+        f.count();
+      }
+      if (before.sign_in_required !== this.config.sign_in_required) this.redrawIdentities();
+      for (const name of this.root.querySelectorAll('input[name="name"]')) {
+        name.maxLength = this.config.max_name_chars; // not redrawn: the reader may have started typing
       }
     }
 
@@ -1079,8 +1146,8 @@
       f.identity = mode === "edit" ? null : this.identity(f);
       if (f.identity) form.append(f.identity.node);
       form.append(formError, buttons);
-      Object.assign(f, { form, textarea, submit, buttons });
-      if (f.identity) this.forms.add(f);
+      Object.assign(f, { form, textarea, submit, buttons, label });
+      this.forms.add(f);
 
       const count = () => {
         const n = chars(textarea.value);
@@ -1092,6 +1159,7 @@
         form.classList.toggle("f--idle", mode === "new" && !textarea.value);
         return over;
       };
+      f.count = count;
       count();
       let saveTimer = null;
       textarea.addEventListener("input", () => {
@@ -1944,6 +2012,8 @@
       render(element);
     }
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", auto, { once: true });
-  else auto();
+  // The documented snippet puts the element before the script: start at once rather than after the rest of a long
+  // page has been parsed.
+  if (document.readyState !== "loading" || document.getElementById("parlour-thread")) auto();
+  else document.addEventListener("DOMContentLoaded", auto, { once: true });
 })();
