@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,8 @@ def assets(tmp_path: Path) -> WidgetAssets:
 
 def test_loader_points_at_the_hashed_folder(assets: WidgetAssets) -> None:
     response = assets.loader("embed.js", PLAIN)
-    assert response.body == f'const ASSETS = "https://comments.example/widget/{assets.version}/";'.encode()
+    # Minified (the space around "=" is gone), with the placeholder replaced.
+    assert response.body == f'const ASSETS="https://comments.example/widget/{assets.version}/";'.encode()
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.media_type.startswith("text/javascript")
 
@@ -90,3 +92,19 @@ def test_config(client: TestClient, site: SiteInfo) -> None:
     assert "max-age" in response.headers["cache-control"]
     assert_problem(client.get("/api/v1/config", params={"site": "nope"}), 404)
     assert_problem(client.get("/api/v1/config", params={"site": "Bad Slug"}), 422)
+
+
+def test_the_widget_fits_its_budget_gzipped(client: TestClient) -> None:
+    """Issue 3: embed.js and its CSS together at most 25 KB gzipped, as the reader's browser receives them."""
+    gzip_only = {"Accept-Encoding": "gzip"}
+    embed = client.get("/embed.js", headers=gzip_only)
+    folder = re.search(r"https://comments\.example/widget/[0-9a-f]{16}/", embed.text)
+    assert folder is not None, "embed.js names its hashed asset folder"
+    css = client.get(folder.group(0) + "widget.css", headers=gzip_only)
+    assert embed.status_code == css.status_code == 200
+    assert embed.headers["content-encoding"] == css.headers["content-encoding"] == "gzip"
+    wire = int(embed.headers["content-length"]) + int(css.headers["content-length"])
+    assert wire <= 25_000, f"{wire:,} bytes gzipped"
+    # Minified at start-up: the sources' comments stay in the repository.
+    source = (Path(__file__).parents[2] / "src/parlour/static/widget/embed.js").read_text()
+    assert "Plain ES2020" in source and "Plain ES2020" not in embed.text

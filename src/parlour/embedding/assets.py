@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import rcssmin
+import rjsmin
 from starlette.responses import Response
 
 from parlour.errors import NotFound
@@ -20,6 +22,9 @@ CONTENT_TYPES = {
 }
 LOADER_CACHE = "public, max-age=300"
 GZIP_LEVEL = 9  # once per file at start-up: the smallest wire size is worth it
+# The sources stay readable in the repository (no build step); comments and indentation go at start-up, which
+# takes the widget from 27.5 to 20.9 KB gzipped (budget: 25 KB for embed.js and its CSS).
+MINIFIERS = {".js": rjsmin.jsmin, ".css": rcssmin.cssmin}
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 
 
@@ -40,7 +45,7 @@ class WidgetAssets:
         self.base = f"{public_base_url}/widget/{self.version}/"
         # Loaders carry the hashed folder's URL; everything is compressed once, here, not per request.
         self.bodies = {
-            name: content.replace(ASSETS_PLACEHOLDER.encode(), self.base.encode())
+            name: _minified(name, content).replace(ASSETS_PLACEHOLDER.encode(), self.base.encode())
             for name, content in self.files.items()
         }
         self.gzipped = {name: gzip.compress(body, GZIP_LEVEL, mtime=0) for name, body in self.bodies.items()}
@@ -73,6 +78,11 @@ class WidgetAssets:
         if wants.gzip:
             return Response(self.gzipped[name], media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
         return Response(self.bodies[name], media_type=media_type, headers=headers)
+
+
+def _minified(name: str, content: bytes) -> bytes:
+    minify = MINIFIERS.get(Path(name).suffix)
+    return minify(content.decode("utf-8")).encode("utf-8") if minify else content
 
 
 @dataclass(frozen=True)
