@@ -1,21 +1,24 @@
-"""Helpers for the fault suite: the server's worker processes, a private Redis, and idempotent posters."""
+"""Helpers for the fault suite: the server's worker processes, a private Redis or PostgreSQL, idempotent posters."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -96,12 +99,24 @@ def stored_bodies(test_db: DatabaseUnderTest) -> dict[int, str]:
         db.dispose()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One answer a poster got: when it asked (time.monotonic()), how long the server took, and what came back."""
+
+    started: float
+    seconds: float
+    status: int
+    retry_after: str | None
+    content_type: str
+
+
 @dataclass
 class Outcomes:
     """What a group of posters saw; shared between threads, so every change holds the lock."""
 
     acknowledged: dict[str, dict[str, Any]] = field(default_factory=dict)  # Idempotency-Key -> id, body, token
     statuses: dict[int, int] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
     transport_errors: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -109,6 +124,16 @@ class Outcomes:
     def saw_status(self, status: int) -> None:
         with self.lock:
             self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def saw_answer(self, response: httpx.Response, *, started: float) -> None:
+        headers = response.headers
+        seconds = time.monotonic() - started  # connecting included: a server that stops accepting also hangs
+        answer = Answer(
+            started, seconds, response.status_code, headers.get("Retry-After"), headers.get("Content-Type", "")
+        )
+        with self.lock:
+            self.answers.append(answer)
+        self.saw_status(response.status_code)
 
     def saw_error(self, error: Exception) -> None:
         with self.lock:
@@ -125,6 +150,7 @@ def post_until_acknowledged(
 ) -> None:
     """Post one comment under an Idempotency-Key, retrying a lost answer or a 503 as a careful client would."""
     for _attempt in range(attempts):
+        started = time.monotonic()
         try:
             response = client.post("/api/v1/comments", json=comment_payload(body), headers={"Idempotency-Key": key})
         except httpx.TransportError as error:
@@ -133,7 +159,7 @@ def post_until_acknowledged(
                 return
             time.sleep(0.1)
             continue
-        outcomes.saw_status(response.status_code)
+        outcomes.saw_answer(response, started=started)
         if response.status_code == 201:
             created = response.json()
             if created["comment"]["body"] != body:
@@ -194,3 +220,73 @@ def private_redis(binary: str, port: int | None = None) -> Iterator[tuple[int, s
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def postgres_bin_or_skip() -> Path:
+    """The newest PostgreSQL server's bin folder (Debian: /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda path: int(path.parts[-3]))
+    if not found:
+        if CI:
+            pytest.fail("the PostgreSQL server binaries (initdb, pg_ctl) are required under CI=true")
+        pytest.skip("the PostgreSQL server binaries are not installed")
+    return found[-1].parent
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway cluster of our own on a free loopback port, to stop and start at will."""
+
+    bin_dir: Path
+    root: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://parlour@127.0.0.1:{self.port}/parlour"
+
+    def start(self) -> None:
+        # fsync off: these tests stop PostgreSQL cleanly (fast shutdown checkpoints), they never crash the machine.
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        self._pg_ctl("start", "-w", "-t", "30", "-l", str(self.root / "postgres.log"), "-o", options)
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("stop", "-w", "-t", "30", "-m", mode)
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [*_as_postgres(), str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), *args]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
+def _as_postgres() -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run its commands as the `postgres` OS user."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+@contextmanager
+def private_postgres(bin_dir: Path) -> Iterator[PrivatePostgres]:
+    """Never the shared server: initdb in a temporary folder, trust auth for `parlour`, database `parlour`."""
+    # Under /tmp itself, not pytest's tmp_path: the postgres user must be able to reach it, and pytest's is 0700.
+    root = Path(tempfile.mkdtemp(prefix="parlour-pg-"))
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+    cluster = PrivatePostgres(bin_dir, root, free_port())
+    try:
+        initdb = [str(bin_dir / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "parlour", "-E", "UTF8"]
+        subprocess.run([*_as_postgres(), *initdb, "--no-sync"], check=True, stdout=subprocess.DEVNULL, timeout=120)
+        cluster.start()
+        admin = f"postgresql://parlour@127.0.0.1:{cluster.port}/postgres"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+            connection.execute("CREATE DATABASE parlour")
+        yield cluster
+    finally:
+        if (root / "data" / "postmaster.pid").exists():
+            cluster.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for(condition: Callable[[], bool], *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
