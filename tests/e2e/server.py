@@ -24,7 +24,8 @@ def free_port() -> int:
         return port
 
 
-def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+# Two workers each import everything before answering: seconds on a quiet machine, over 30 s on a loaded one.
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
