@@ -1,14 +1,20 @@
-"""Load through wrk: one Lua script per figure, whose done() hook prints the results as JSON."""
+"""Load through wrk: one Lua script per figure, whose done() hook prints the results as JSON; and
+sequential reads over one connection, for latency without queueing."""
 
 from __future__ import annotations
 
 import json
 import math
 import shutil
+import statistics
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
+from apis import ParlourApi
 
 MARKER = "BENCH_JSON "
 
@@ -211,3 +217,40 @@ def _result(raw: dict[str, Any]) -> Result:
         transfer_bytes=int(raw["bytes"]),
         acked_ids=[int(i) for i in raw["ids"]],
     )
+
+
+WARMUP_READS = 5
+
+
+@dataclass(frozen=True)
+class Timing:
+    requests: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+
+def time_reads(base_url: str, site: str, path: str, requests: int, max_seconds: float) -> tuple[Timing, Any]:
+    """Sequential reads of a Parlour thread over one keep-alive connection: latency without queueing.
+    Bounded in count and time. Returns the timing and the last answer."""
+    request = ParlourApi(site=site).thread_read(path)
+    samples: list[float] = []
+    deadline = time.monotonic() + max_seconds
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        for _ in range(WARMUP_READS):
+            client.get(request.path, headers=request.headers).raise_for_status()
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(request.path, headers=request.headers)
+            samples.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            if time.monotonic() > deadline:
+                break
+    samples.sort()
+
+    def pct(q: float) -> float:
+        return round(samples[min(len(samples) - 1, int(q * len(samples)))], 2)
+
+    timing = Timing(len(samples), round(statistics.fmean(samples), 2), pct(0.5), pct(0.9), pct(0.99))
+    return timing, response.json()

@@ -89,14 +89,15 @@ def start_isso(workdir: Path, origin: str) -> Server:
     return server
 
 
-def parlour_env(database: Path) -> dict[str, str]:
+def parlour_env(database: Path | str) -> dict[str, str]:
+    """The server's environment for a SQLite file (a Path) or any SQLAlchemy database URL (a str)."""
     return {
-        "PARLOUR_DATABASE_URL": f"sqlite:///{database}",
+        "PARLOUR_DATABASE_URL": f"sqlite:///{database}" if isinstance(database, Path) else database,
         "PARLOUR_SECRET_KEY": secrets.token_urlsafe(48),
     }
 
 
-def prepare_parlour(database: Path, origin: str, site: str) -> dict[str, str]:
+def prepare_parlour(database: Path | str, origin: str, site: str) -> dict[str, str]:
     """Migrate a new database and create the site, as documented; returns the server's environment."""
     env = parlour_env(database)
     run_env = {**os.environ, **env}
