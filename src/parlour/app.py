@@ -56,7 +56,7 @@ def create_app(
     state = AppState(
         settings=settings,
         db=db,
-        scorer=metrics.timed(scorer or make_scorer(settings.scorer)),
+        scorer=metrics.timed(scorer or make_scorer(settings.scorer, settings.model_dir)),
         threads=ThreadReader(
             db=db,
             pages=MemoryCache(settings.thread_cache_entries),

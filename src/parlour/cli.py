@@ -119,7 +119,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
     migrate.upgrade(settings.database_url)
     db = connect(settings.database_url)
     with console.status("Seeding the demo discussion…"):
-        site = seed(db=db, scorer=make_scorer(settings.scorer), settings=settings)
+        site = seed(db=db, scorer=make_scorer(settings.scorer, settings.model_dir), settings=settings)
     db.dispose()
     console.print(f"Demo database: {folder / 'demo.db'}", soft_wrap=True)
     console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}", soft_wrap=True)
@@ -157,7 +157,7 @@ def model_rescore(site: Annotated[str, typer.Option(help="The site whose comment
     from parlour.moderation.rescore import count_to_rescore, rescore_site
 
     settings = _settings()
-    scorer = make_scorer(settings.scorer)
+    scorer = make_scorer(settings.scorer, settings.model_dir)
     with _database() as db, Progress(*PROGRESS, console=errors) as progress:
         task = progress.add_task("re-scoring", total=count_to_rescore(db=db, site_slug=site))
         report = rescore_site(db=db, scorer=scorer, site_slug=site, on_batch=lambda n: progress.advance(task, n))
@@ -201,7 +201,7 @@ def model_calibrate(
     if settings.scorer == "none":
         errors.print("[red]No model to calibrate:[/red] PARLOUR_SCORER is none.")
         raise typer.Exit(2)
-    scorer = make_scorer(settings.scorer)
+    scorer = make_scorer(settings.scorer, settings.model_dir)
     with _database() as db, Progress(*PROGRESS, console=errors, transient=True) as progress:
         task = progress.add_task("scoring decisions", total=count_decisions(db=db, site_slug=site))
         result = calibrate_site(

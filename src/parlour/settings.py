@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         "lexical",
         description="The moderation scorer run on every new comment: the shipped local model, or none.",
     )
+    model_dir: Path | None = Field(
+        None,
+        description="A folder holding a retrained lexical model (what `parlour model train --out` writes); "
+        "unset: the model shipped with Parlour.",
+    )
     demo: bool = Field(False, description="Demo mode: allows the built-in insecure secret. Never in production.")
     log_level: str = Field("info", description="Logging level: debug, info, warning, error.")
     log_format: Literal["json", "text"] = Field(

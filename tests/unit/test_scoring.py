@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import pickle
 import threading
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from parlour.scoring import make_scorer
 from parlour.scoring.datasets import Example
-from parlour.scoring.lexical import LexicalScorer, load_model
+from parlour.scoring.lexical import LexicalScorer, load_model, retrained_name
 from parlour.scoring.metrics import mean_span_f1, span_f1
 from parlour.scoring.model import LexicalModel
 from parlour.scoring.patterns import Lexicons
@@ -234,3 +236,18 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     reloaded = LexicalModel.load(tmp_path / "a")
     assert reloaded.predict("you idiot").scores == model.predict("you idiot").scores
+
+
+def test_a_retrained_model_is_loaded_from_its_folder_and_named_by_its_files(tmp_path: Path) -> None:
+    shipped = resources.files("parlour.scoring").joinpath("data")
+    for suffix in (".json", ".npz"):
+        (tmp_path / f"lexical-v1{suffix}").write_bytes(shipped.joinpath(f"lexical-v1{suffix}").read_bytes())
+    scorer = make_scorer("lexical", tmp_path)
+    assert isinstance(scorer, LexicalScorer)
+    assert scorer.name.startswith("lexical-v1+") and len(scorer.name) == len("lexical-v1+") + 10
+    text = "You are an idiot and your kind are vermin."
+    mine, theirs = scorer.score(text), LexicalScorer().score(text)
+    assert mine.categories == theirs.categories and mine.model == scorer.name != theirs.model
+    with (tmp_path / "lexical-v1.npz").open("ab") as changed:  # another model: another name
+        changed.write(b"\0")
+    assert retrained_name(tmp_path) != scorer.name

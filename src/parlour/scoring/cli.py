@@ -171,11 +171,15 @@ def classify(
     file: Annotated[
         Path | None, typer.Argument(help='JSON Lines of {"id", "text"}; standard input when left out.')
     ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(envvar="PARLOUR_MODEL_DIR", help="Folder of a retrained model (default: the shipped one)."),
+    ] = None,
 ) -> None:
     """Score comments: JSON Lines in, one JSON line out per input, in order, with a publish/hold/reject decision."""
     from parlour.scoring.lexical import LexicalScorer
 
-    scorer = LexicalScorer()
+    scorer = LexicalScorer(folder=model)
     failures = 0
     out: TextIO = sys.stdout
 

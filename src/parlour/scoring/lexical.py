@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +24,24 @@ def load_model(folder: Path | None = None, name: str = ARTIFACT) -> LexicalModel
         return model
 
 
+def retrained_name(folder: Path, name: str = ARTIFACT) -> str:
+    """A retrained model's name in stored scores: its artifact's name and a digest of its files.
+
+    A newsroom's retrained model has the same file names as the shipped one; the digest keeps their scores apart.
+    """
+    digest = hashlib.sha256()
+    for suffix in (".json", ".npz"):
+        digest.update((folder / f"{name}{suffix}").read_bytes())
+    return f"{name}+{digest.hexdigest()[:10]}"
+
+
 class LexicalScorer:
     """Implements `parlour.scoring.protocol.Scorer`; safe to share between threads."""
 
-    def __init__(self, model: LexicalModel | None = None) -> None:
-        self.model = model or load_model()
-        self.name = self.model.name
+    def __init__(self, model: LexicalModel | None = None, *, folder: Path | None = None) -> None:
+        """The model given, or the one in `folder` (a retrained one), or the shipped one."""
+        self.model = model or load_model(folder)
+        self.name = retrained_name(folder) if folder is not None and model is None else self.model.name
 
     def score(self, text: str) -> Scores:
         prediction = self.model.predict(text)
