@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from parlour.events import AuthorBanned, CommentModerated, CommentPosted, StoryChanged
+from parlour.events import AuthorBanned, CommentModerated, CommentPosted, SiteChanged, StoryChanged
 from parlour.webhooks.payloads import event_type, iso
 from parlour.webhooks.retry import DeliveryPolicy, next_attempt, succeeded
 from parlour.webhooks.signing import delivery_headers, new_secret, sign, verify
@@ -74,7 +74,8 @@ def test_domain_events_map_to_webhook_events() -> None:
     assert event_type(moderated("feature")) == "comment.featured"
     assert event_type(moderated("unfeature")) is None
     assert event_type(AuthorBanned(1, 4, None)) == "author.banned"
-    assert event_type(StoryChanged(1, 2, "u")) is None
+    assert event_type(StoryChanged(1, 2, "u")) == "story.changed"  # the CDN purge hook
+    assert event_type(SiteChanged(1)) is None
 
 
 def test_timestamps_are_iso_utc_with_z() -> None:
