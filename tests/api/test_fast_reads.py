@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from starlette.types import Message, Receive, Scope, Send
 from parlour.comments import fastread
 from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.schemas import Sort
-from parlour.comments.threads import StoryRef, ThreadReader, page_key
+from parlour.comments.threads import PageKey, StoryRef, ThreadReader, page_key
 from parlour.infra.cache import MemoryCache
 from tests.conftest import ORIGIN, STORY, SiteInfo, post
 
@@ -158,3 +159,32 @@ class TestWhatItLeavesToTheRoute:
     ) -> None:
         sent = self._run(middleware, query.encode(), [])
         assert len(routed) == 1 and sent[0]["status"] == 299
+
+
+def test_readers_arriving_during_a_render_wait_for_it() -> None:
+    """A cold worker under load renders a page once, not once per waiting reader."""
+    reader = ThreadReader(db=None, pages=MemoryCache(16), ref_seconds=60)  # type: ignore[arg-type]
+    ref = StoryRef(site_id=1, story_id=7, version=3)
+    key = page_key(ref, sort=Sort.TOP, limit=20, cursor=None)
+    renders: list[PageKey] = []
+
+    def render(_ref: StoryRef, page: PageKey, **_shape: Any) -> tuple[bytes, bytes]:
+        renders.append(page)
+        time.sleep(0.05)  # long enough for every reader to arrive while it runs
+        return b"plain", b"gzipped"
+
+    reader.render_page = render  # type: ignore[method-assign]
+
+    async def many_readers() -> list[bytes]:
+        return await asyncio.gather(
+            *(
+                reader.rendered_page(ref, key, sort=Sort.TOP, limit=20, cursor=None, gzipped=n % 2 == 0)
+                for n in range(16)
+            )
+        )
+
+    bodies = asyncio.run(many_readers())
+    assert renders == [key]
+    assert bodies.count(b"gzipped") == bodies.count(b"plain") == 8
+    asyncio.run(many_readers())  # the render is over: a later miss renders again
+    assert len(renders) == 2

@@ -3,6 +3,7 @@ the version for a moment."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 from collections.abc import Callable
@@ -104,6 +105,9 @@ class ThreadReader:
         # Comment counts for listing pages (site, the URLs asked) -> the response body, trusted as long as refs.
         # Few entries: one may hold 100 long URLs twice over.
         self.counts: TtlCache[tuple[str, tuple[str, ...]], bytes] = TtlCache(ref_seconds, max_entries=256)
+        # Pages being rendered now, so that readers arriving meanwhile wait for that render instead of starting
+        # their own: a cold worker under load would otherwise render (and compile) one page many times at once.
+        self._rendering: dict[PageKey, asyncio.Future[tuple[bytes, bytes]]] = {}
 
     def forget_versions(self) -> None:
         self.refs.clear()
@@ -134,21 +138,35 @@ class ThreadReader:
             self.on_lookup(page is not None)
         return page
 
-    def render_page(
+    async def rendered_page(
         self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
     ) -> bytes:
-        """Read and serialise one page, keep it (plain and gzipped) under its version's key, return one of them.
+        """A page not in this worker's cache, rendered in a worker thread once however many readers ask at once."""
+        rendering = self._rendering.get(key)
+        if rendering is None:
+            rendering = asyncio.ensure_future(
+                asyncio.to_thread(self.render_page, ref, key, sort=sort, limit=limit, cursor=cursor)
+            )
+            self._rendering[key] = rendering
+            rendering.add_done_callback(lambda _done: self._rendering.pop(key, None))
+        body, compressed = await asyncio.shield(rendering)
+        return compressed if gzipped else body
+
+    def render_page(
+        self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None
+    ) -> tuple[bytes, bytes]:
+        """Read and serialise one page, keep it (plain and gzipped) under its version's key, and return both.
 
         Another worker may have rendered it already: with Redis, that copy is taken instead of the database's.
         """
         if self.shared is not None and ref.story_id is not None:
-            found = self._from_shared(self.shared, key, gzipped=gzipped)
+            found = self._from_shared(self.shared, key)
             if found is not None:
                 return found
         if ref.story_id is None:
             empty = ThreadPage(story=None, total=0, sort=sort, comments=[], next_cursor=None)
             body = empty.model_dump_json().encode()
-            return gzip.compress(body, GZIP_LEVEL, mtime=0) if gzipped else body
+            return body, gzip.compress(body, GZIP_LEVEL, mtime=0)
         with self.db.read() as session:
             row = session.execute(
                 select(Story, Site).join(Site, Site.id == Story.site_id).where(Story.id == ref.story_id)
@@ -175,12 +193,12 @@ class ThreadReader:
         self.pages.set((*key, "gzip"), compressed)
         if self.shared is not None:
             self.shared.set_many({key: body, (*key, "gzip"): compressed})
-        return compressed if gzipped else body
+        return body, compressed
 
-    def _from_shared(self, shared: SharedPages, key: PageKey, *, gzipped: bool) -> bytes | None:
+    def _from_shared(self, shared: SharedPages, key: PageKey) -> tuple[bytes, bytes] | None:
         body, compressed = shared.get_many([key, (*key, "gzip")])
         if body is None or compressed is None:
             return None
         self.pages.set(key, body)
         self.pages.set((*key, "gzip"), compressed)
-        return compressed if gzipped else body
+        return body, compressed

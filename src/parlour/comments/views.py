@@ -63,9 +63,7 @@ async def get_thread(
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     body = threads.cached_page(key, gzipped=gzipped)
     if body is None:
-        body = await run_in_threadpool(
-            threads.render_page, ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped
-        )
+        body = await threads.rendered_page(ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped)
     return Response(
         body, media_type="application/json", headers=page_headers(etag, story_id=ref.story_id, gzipped=gzipped)
     )
