@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from parlour.accounts.users import create_user, list_users
+from parlour.accounts.users import create_user, list_users, set_password, update_user
 from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
@@ -342,12 +342,55 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a staff user (the password is asked for, or read from --password-env)."""
-    password = os.environ.get(password_env, "") if password_env else getpass.getpass("Password: ")
+    password = os.environ.get(password_env, "") if password_env else _new_password()
     with _database() as db, db.write() as session:
         user = create_user(
             session=session, email=email, display_name=name, password=password, role=role, site_slugs=site or []
         )
         console.print(f"Created {user.role.value} {user.email}")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Option(help="The staff user's login e-mail address.")],
+    password_env: Annotated[
+        str | None, typer.Option(help="Read the password from this environment variable instead of a prompt.")
+    ] = None,
+) -> None:
+    """Give a staff user a new password (restored staff have none) and sign them out everywhere."""
+    password = os.environ.get(password_env, "") if password_env else _new_password()
+    with _database() as db, db.write() as session:
+        user = set_password(session=session, email=email, password=password)
+        console.print(f"New password set for {user.email}; their sessions are closed.")
+
+
+@user_app.command("update")
+def user_update(
+    email: Annotated[str, typer.Option(help="The staff user's login e-mail address.")],
+    role: Annotated[StaffRole | None, typer.Option(help="admin, moderator or staff.")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="Limit a moderator to these site slugs (replaces).")] = None,
+    all_sites: Annotated[bool, typer.Option("--all-sites", help="Lift the limit to some sites.")] = False,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Let the user sign in, or lock them out.")
+    ] = None,
+) -> None:
+    """Change a staff user's role, name, sites or whether they may sign in."""
+    if site and all_sites:
+        raise typer.BadParameter("--site and --all-sites contradict each other")
+    sites = [] if all_sites else site
+    with _database() as db, db.write() as session:
+        user = update_user(session=session, email=email, role=role, display_name=name, site_slugs=sites, active=active)
+        sites_shown = " ".join(user.site_slugs) or "all sites"
+        state = "active" if user.active else "inactive"
+        console.print(f"{user.email}: {user.role.value}, {sites_shown}, {state}")
+
+
+def _new_password() -> str:
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("The same again: ") != password:
+        raise typer.BadParameter("the two passwords differ")
+    return password
 
 
 @user_app.command("list")

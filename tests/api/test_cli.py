@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from parlour.accounts.passwords import verify_password
 from parlour.cli import app
 from parlour.db.engine import connect
 from parlour.db.tables import Site, StaffRole, StaffUser
@@ -33,7 +34,8 @@ def run(*args: str, **kwargs: str) -> str:
 
 
 def test_every_command_has_help() -> None:
-    for command in [[], ["serve"], ["demo"], ["db"], ["db", "upgrade"], ["site", "create"], ["user", "create"]]:
+    commands = [[], ["serve"], ["demo"], ["db"], ["db", "upgrade"], ["site", "create"], ["user", "create"]]
+    for command in [*commands, ["user", "set-password"], ["user", "update"]]:
         assert runner.invoke(app, [*command, "--help"]).exit_code == 0
 
 
@@ -70,6 +72,75 @@ def test_db_site_and_user_lifecycle(env: str) -> None:
         assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     db.dispose()
     assert "mod@news.example" in run("user", "list")
+
+
+def test_staff_can_be_given_a_new_password_changed_and_locked_out(env: str) -> None:
+    run("db", "upgrade")
+    run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
+    run(
+        "user",
+        "create",
+        "--email",
+        "mo@news.example",
+        "--role",
+        "moderator",
+        "--password-env",
+        "P",
+        P="first password 1",
+    )
+    db = connect(env)
+    with db.read() as session:
+        old_hash = session.scalar(select(StaffUser.password_hash))
+    assert "sessions are closed" in run(
+        "user", "set-password", "--email", "MO@news.example", "--password-env", "P", P="second password 2"
+    )
+    changed = run("user", "update", "--email", "mo@news.example", "--role", "admin", "--name", "Mo", "--inactive")
+    assert "admin" in changed and "inactive" in changed
+    limited = run(
+        "user", "update", "--email", "mo@news.example", "--role", "moderator", "--site", "courier", "--active"
+    )
+    assert "courier" in limited and "active" in limited
+    with db.read() as session:
+        user = session.scalar(select(StaffUser))
+        assert user is not None and user.password_hash != old_hash
+        assert verify_password("second password 2", user.password_hash)
+        assert (user.role, user.display_name, user.site_slugs, user.active) == (
+            StaffRole.MODERATOR,
+            "Mo",
+            ["courier"],
+            True,
+        )
+    assert "all sites" in run("user", "update", "--email", "mo@news.example", "--all-sites")
+    db.dispose()
+
+
+def test_changing_staff_refuses_bad_input_clearly(env: str) -> None:
+    run("db", "upgrade")
+    run(
+        "user",
+        "create",
+        "--email",
+        "mo@news.example",
+        "--role",
+        "moderator",
+        "--password-env",
+        "P",
+        P="first password 1",
+    )
+    unknown = runner.invoke(
+        app,
+        ["user", "set-password", "--email", "x@news.example", "--password-env", "P"],
+        env={"P": "a long enough password"},
+    )
+    assert unknown.exit_code == 1 and "x@news.example" in unknown.output
+    short = runner.invoke(
+        app, ["user", "set-password", "--email", "mo@news.example", "--password-env", "P"], env={"P": "short"}
+    )
+    assert short.exit_code == 1 and "password" in short.output.lower()
+    both = runner.invoke(app, ["user", "update", "--email", "mo@news.example", "--site", "a", "--all-sites"])
+    assert both.exit_code != 0
+    no_site = runner.invoke(app, ["user", "update", "--email", "mo@news.example", "--site", "nope"])
+    assert no_site.exit_code == 1 and "nope" in no_site.output
 
 
 def test_cli_errors_are_clear(env: str) -> None:

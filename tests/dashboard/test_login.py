@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from parlour.accounts.users import set_password, update_user
 from parlour.app import create_app
 from parlour.clock import utcnow
 from parlour.dashboard.auth import cookie_policy
 from parlour.db.tables import StaffRole, StaffSession, StaffUser
+from parlour.errors import InvalidInput, NotFound
 from parlour.settings import Settings
+from parlour.transfer.restore import NO_PASSWORD
 from tests.conftest import make_settings
 from tests.dashboard.conftest import (
     BASE,
@@ -298,3 +301,46 @@ def test_an_idle_or_expired_session_ends(world: World, ann: Browser, column: str
         session.execute(update(StaffSession).values({column: utcnow() - timedelta(hours=3)}))
     assert ann.get("/admin/queues/pending").status_code == 303
     assert ann.act("/admin/logout").status_code == 303  # to the login page, as for anyone signed out
+
+
+def test_a_new_password_signs_the_user_out_everywhere_and_the_old_one_stops_working(world: World, ann: Browser) -> None:
+    with world.db.write() as session:
+        set_password(session=session, email=" Ann@Courier.example ", password="an entirely new passphrase")
+    assert ann.get("/admin/queues/pending").status_code == 303
+    assert world.browser("ann@courier.example").sign_in().status_code == 401
+    fresh = world.browser("ann@courier.example")
+    response = login_post(fresh.client, {"email": fresh.email, "password": "an entirely new passphrase"}, SAME_ORIGIN)
+    assert response.status_code == 303
+
+
+def test_a_restored_account_without_a_password_signs_in_once_given_one(world: World) -> None:
+    with world.db.write() as session:
+        session.execute(
+            update(StaffUser).where(StaffUser.email == "ann@courier.example").values(password_hash=NO_PASSWORD)
+        )
+    assert world.browser("ann@courier.example").sign_in().status_code == 401
+    with world.db.write() as session:
+        set_password(session=session, email="ann@courier.example", password=PASSWORD)
+    assert world.browser("ann@courier.example").sign_in().status_code == 303
+
+
+def test_deactivating_through_update_user_ends_sessions_and_reactivating_lets_them_back(
+    world: World, ann: Browser
+) -> None:
+    with world.db.write() as session:
+        update_user(session=session, email="ann@courier.example", active=False)
+    assert session_count(world.db) == 0
+    assert world.browser("ann@courier.example").sign_in().status_code == 401
+    with world.db.write() as session:
+        update_user(session=session, email="ann@courier.example", active=True)
+    assert world.browser("ann@courier.example").sign_in().status_code == 303
+
+
+def test_changing_an_unknown_user_is_refused_and_changes_nothing(world: World) -> None:
+    before = session_count(world.db)
+    with pytest.raises(NotFound), world.db.write() as session:
+        set_password(session=session, email="nobody@courier.example", password=PASSWORD)
+    with pytest.raises(InvalidInput), world.db.write() as session:
+        update_user(session=session, email="ann@courier.example", site_slugs=["nope"], active=False)
+    assert session_count(world.db) == before
+    assert world.browser("ann@courier.example").sign_in().status_code == 303
