@@ -141,7 +141,6 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             token = token or _assign_idempotent_token(session, comment, site, context, request_hash)
             count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
             surge = surge_guard(session=session, story=story, settings=settings, status=decision.status)
-            created = _created(session, comment, token, settings)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
         if context.idempotency_key:
@@ -150,6 +149,8 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             if replay is not None:
                 return WriteResult(replay)
         raise
+    with db.read() as session:  # after the commit: the next writer need not wait while the answer is built
+        created = _created(session, comment, token, settings)
     posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
     raised: list[Any] = [posted, events.StoryChanged(site.id, story.id, story.url)]
     return WriteResult(created, raised + ([surge] if surge else []))

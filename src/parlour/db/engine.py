@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -19,8 +21,8 @@ class Database:
     reads: sessionmaker[Session]
     writes: sessionmaker[Session]
     engines: tuple[Engine, ...]
-    # SQLite has one writer. Threads of this process queue here, woken at once when the writer before them
-    # commits, instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    # SQLite has one writer. Writers queue here, woken at once when the writer before them commits,
+    # instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
 
     @contextmanager
@@ -37,6 +39,8 @@ class Database:
     def dispose(self) -> None:
         for engine in self.engines:
             engine.dispose()
+        if isinstance(self.write_lock, WriterQueue):
+            self.write_lock.close()
 
 
 def connect(url: str, *, busy_timeout_ms: int = 10000) -> Database:
@@ -56,8 +60,61 @@ def _connect_sqlite(url: str, busy_timeout_ms: int) -> Database:
         reads=sessionmaker(reads, expire_on_commit=False),
         writes=sessionmaker(writes, expire_on_commit=False),
         engines=(reads, writes),
-        write_lock=threading.Lock(),
+        write_lock=_sqlite_write_lock(url),
     )
+
+
+class WriterQueue(AbstractContextManager[None]):
+    """One writer at a time across every thread of every process on this database file.
+
+    Worker processes contending in SQLite's busy handler leave the lock idle between polls, and one
+    process's writers can win again and again while the other's wait for seconds. A blocking flock()
+    on a file beside the database wakes the next writer as soon as the lock is free, and the kernel
+    drops it if its holder dies. Threads of one process queue on a threading lock first, because
+    flock() belongs to the open file, which they share.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._opened_by: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._opened_by == os.getpid():
+                os.close(self._fd)
+            self._fd = self._opened_by = None
+
+    def _file(self) -> int:
+        # A forked child must not share its parent's open file, or the two would hold the lock together.
+        if self._opened_by != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._opened_by = os.getpid()
+        assert self._fd is not None
+        return self._fd
+
+
+def _sqlite_write_lock(url: str) -> AbstractContextManager[object]:
+    """Across processes for a database file (`NAME-writelock` beside it); within this process for memory."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return threading.Lock()
+    return WriterQueue(f"{database}-writelock")
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int, *, begin: str) -> Engine:
