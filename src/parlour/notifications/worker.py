@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -14,6 +13,7 @@ from parlour.clock import utcnow
 from parlour.db.engine import Database
 from parlour.db.tables import MailMessage, MailStatus
 from parlour.identity import retention, sessions
+from parlour.infra.polling import PollingLoop
 from parlour.notifications import digests, letters, outbox
 from parlour.notifications.outbox import MailPolicy
 from parlour.notifications.smtp import SendResult, send
@@ -41,10 +41,13 @@ class MailWorker:
         self.policy = policy or MailPolicy()
         self.transport = transport
         self._rand = rand
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._polling = PollingLoop(
+            "parlour-mail",
+            self._step,
+            batch=self.policy.batch,
+            poll_seconds=self.policy.poll_seconds,
+            stop_grace_seconds=settings.smtp_timeout_seconds + 1,
+        )
         self._digest_day: date | None = None
         # The first housekeeping waits a while: a process that starts and stops at once never does it.
         self._housekeeping_at = utcnow() + timedelta(minutes=5)
@@ -54,27 +57,15 @@ class MailWorker:
         return bool(self.settings.smtp_host)  # PARLOUR_SMTP_HOST="" means no e-mail too
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="parlour-mail")
+        await self._polling.start()
 
     async def stop(self) -> None:
         """Let a send in flight finish (within the SMTP timeout); a lease covers anything cut short."""
-        task, self._task = self._task, None
-        self._stopping = True
-        self._wake.set()
-        if task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(task, self.settings.smtp_timeout_seconds + 1)
-        self._loop = None
+        await self._polling.stop()
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll; callable from any thread."""
-        loop = self._loop
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._wake.set)
+        self._polling.wake()
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Digests if their hour has come, then send what is due; returns how many messages were claimed."""
@@ -96,22 +87,12 @@ class MailWorker:
         await asyncio.to_thread(retention.purge_deleted_text, db=self.db, now=now)
         await asyncio.to_thread(outbox.prune, db=self.db, policy=self.policy, now=now)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            claimed = 0
-            try:
-                claimed = await self.run_once()
-                if utcnow() >= self._housekeeping_at:
-                    self._housekeeping_at = utcnow() + HOUSEKEEPING_EVERY
-                    await self.housekeeping(utcnow())
-            except Exception:
-                # The loop must outlive a database outage; the next poll tries again.
-                log.exception("mail loop failed; trying again in %s s", self.policy.poll_seconds)
-            if claimed >= self.policy.batch or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.policy.poll_seconds)
+    async def _step(self) -> int:
+        claimed = await self.run_once()
+        if utcnow() >= self._housekeeping_at:
+            self._housekeeping_at = utcnow() + HOUSEKEEPING_EVERY
+            await self.housekeeping(utcnow())
+        return claimed
 
     async def _deliver(self, message_id: int, now: datetime) -> None:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import random
@@ -16,6 +15,7 @@ from parlour.clock import utcnow
 from parlour.db.engine import Database
 from parlour.db.engine import connect as connect_database
 from parlour.events import AuthorBanned, CommentModerated, CommentPosted, EventBus, StoryChanged
+from parlour.infra.polling import PollingLoop
 from parlour.settings import Settings
 from parlour.webhooks.addresses import Resolver, resolve
 from parlour.webhooks.queue import Claimed, claim_due, enqueue, record_attempt
@@ -40,39 +40,30 @@ class Dispatcher:
         self.policy = policy or DeliveryPolicy()
         self.resolver = resolver
         self._rand = rand
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._polling = PollingLoop(
+            "parlour-webhooks",
+            self.run_once,
+            batch=self.policy.batch,
+            poll_seconds=self.policy.poll_seconds,
+            stop_grace_seconds=self.policy.timeout + 1,
+        )
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._stopping = False
         self._client = make_client(self.policy)
-        self._task = asyncio.create_task(self._run(), name="parlour-webhooks")
+        await self._polling.start()
 
     async def stop(self) -> None:
         """Let an attempt in flight finish (within the timeout), then stop; leases cover anything cut short."""
-        task, self._task = self._task, None
-        self._stopping = True
-        self._wake.set()
-        if task is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(task, self.policy.timeout + 1)
+        await self._polling.stop()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-        self._loop = None
         self.db.dispose()
 
     def wake(self) -> None:
         """Look for due deliveries now instead of at the next poll; callable from any thread."""
-        loop = self._loop
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(self._wake.set)
+        self._polling.wake()
 
     async def run_once(self) -> int:
         """Claim and send what is due now; returns how many were claimed."""
@@ -82,20 +73,6 @@ class Dispatcher:
             if isinstance(result, Exception):
                 log.error("webhook delivery could not be recorded", exc_info=result)
         return len(claimed)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            claimed = 0
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                # The loop must outlive a database outage; the next poll tries again.
-                log.exception("webhook delivery loop failed; trying again in %s s", self.policy.poll_seconds)
-            if claimed >= self.policy.batch or self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.policy.poll_seconds)
 
     async def _deliver(self, claimed: Claimed) -> None:
         assert self._client is not None  # started
