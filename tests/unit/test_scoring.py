@@ -15,7 +15,7 @@ from parlour.scoring import make_scorer
 from parlour.scoring.datasets import Example
 from parlour.scoring.lexical import LexicalScorer, load_model, retrained_name
 from parlour.scoring.metrics import mean_span_f1, span_f1
-from parlour.scoring.model import LexicalModel
+from parlour.scoring.model import LexicalModel, stacked_span_probabilities
 from parlour.scoring.patterns import Lexicons
 from parlour.scoring.protocol import Scorer
 from parlour.scoring.templates import generate
@@ -126,6 +126,30 @@ def test_attacks_reach_hold(scorer: LexicalScorer, text: str, category: str) -> 
     assert result.categories[category] >= HOLD[category], result.categories
     assert result.spans[category], "a held score names the words behind it"
     assert verdict(result.categories).decision != "publish"
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "fires"),
+    [
+        ("I met some Serranes at work today. They are all vile.", "pat:group_ref_negative", True),
+        ("I met some Serranes at work today. They were really kind.", "pat:group_ref_negative", False),
+        ("The bins were full today. They are all vile.", "pat:group_ref_negative", False),
+        ("Serranes can never be trusted.", "pat:negated_regard", True),
+        ("I will never respect a Muslim.", "pat:negated_regard", True),
+        ("Muslims deserve respect.", "pat:negated_regard", False),
+        ("This bridge can never be trusted.", "pat:negated_regard", False),
+    ],
+)
+def test_reference_and_denied_regard_need_a_group(scorer: LexicalScorer, text: str, pattern: str, fires: bool) -> None:
+    assert (pattern in scorer.model.analyzer.analyse(text).patterns) == fires
+
+
+def test_the_span_stacker_ranks_tokens_by_logit_and_favours_a_texts_strongest_word(scorer: LexicalScorer) -> None:
+    stack = scorer.model.span_stack
+    probs = stacked_span_probabilities(np.array([-1.0, 0.5, 3.0, 0.0], dtype=np.float32), stack)
+    assert list(np.argsort(probs)) == [0, 3, 1, 2]
+    alone = stacked_span_probabilities(np.array([0.5, -3.0, -3.0, -3.0], dtype=np.float32), stack)
+    assert alone[0] > probs[1], "the same word counts for less beside a stronger one"
 
 
 def test_scores_are_probabilities_for_every_category(scorer: LexicalScorer) -> None:

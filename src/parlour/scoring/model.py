@@ -5,7 +5,9 @@ Three linear parts, all over the features of `vectorize.py`:
 - token models (logistic regression per word, with its neighbours): one for SemEval's "toxic" spans and one per
   Civil Comments category, trained on where raters put their spans of that category;
 - a stacker per category that combines the document logit with the highest token logit, fitted on the dev
-  splits, so its output is already a calibrated probability (Platt scaling with one more input).
+  splits, so its output is already a calibrated probability (Platt scaling with one more input);
+- a span stacker that turns the SemEval token model's logits into span probabilities, reading each token's logit
+  beside the text's top logit and length (fitted on out-of-fold logits of the SemEval training posts).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from parlour.scoring.thresholds import HOLD
 from parlour.scoring.vectorize import Analysed, Analyzer, DocVector, FeatureSpace, FloatArray
 
 ARTIFACT = "lexical-v1"
-FORMAT = 3
+FORMAT = 4
 # Token models: the first is SemEval-2021's "toxic" spans; then one per Civil Comments span category trained on the
 # raters' spans and the templates' abusive words; then the same trained on the raters' spans alone ("CIVIL_").
 TOKEN_COLUMNS: tuple[str, ...] = (
@@ -82,6 +84,7 @@ class LexicalModel:
     # Per token model: (least probability, least share of the text's top token probability) for a token to join a
     # span. The relative cut keeps a long rant from lighting up every mildly negative word around the abuse.
     token_thresholds: FloatArray
+    span_stack: FloatArray  # weights of span_features() for the SemEval token model ("TOXIC"), then its bias
     span_floor: float  # fallback spans: least contribution to a document logit
     meta: dict[str, Any]
 
@@ -109,7 +112,7 @@ class LexicalModel:
         spans: dict[str, list[Span]] = {c: [] for c in self.categories}
         if not doc.tokens:
             return Prediction(scores, spans)
-        flagged = flag_tokens(token_logits, self.token_thresholds)  # n_tokens x columns
+        flagged = flag_tokens(self.token_probabilities(token_logits), self.token_thresholds)  # n_tokens x columns
         contrib: FloatArray | None = None
         for k, category in enumerate(self.categories):
             if probs[k] < SPAN_FROM_SHARE_OF_HOLD * HOLD.get(category, 0.5):
@@ -128,10 +131,12 @@ class LexicalModel:
             spans[category] = merge_spans(doc.tokens, chosen, text)
         return Prediction(scores, spans)
 
-    def toxic_tokens(self, doc: Analysed) -> list[int]:
-        """Indices of the tokens the SemEval span model calls toxic."""
-        logits = self.space.token_logits(doc, self.token_coef, self.token_intercept)
-        return [int(i) for i in np.flatnonzero(flag_tokens(logits, self.token_thresholds)[:, 0])]
+    def token_probabilities(self, token_logits: FloatArray) -> FloatArray:
+        """Per token and token model, the probability that the token belongs in a span (n_tokens x columns)."""
+        probs: FloatArray = (1.0 / (1.0 + np.exp(-token_logits))).astype(np.float32)
+        if len(token_logits):
+            probs[:, 0] = stacked_span_probabilities(token_logits[:, 0], self.span_stack)
+        return probs
 
     # -- the artifact ---------------------------------------------------------------------------------------
     def save(self, folder: Path) -> tuple[Path, Path]:
@@ -146,6 +151,7 @@ class LexicalModel:
             "stack": self.stack.astype(np.float32),
             "stack_bias": self.stack_bias.astype(np.float32),
             "token_thresholds": self.token_thresholds.astype(np.float32),
+            "span_stack": self.span_stack.astype(np.float32),
         }
         npz = folder / f"{self.name}.npz"
         _write_npz(npz, arrays)
@@ -203,18 +209,38 @@ class LexicalModel:
             stack=loaded["stack"],
             stack_bias=loaded["stack_bias"],
             token_thresholds=loaded["token_thresholds"],
+            span_stack=loaded["span_stack"],
             span_floor=float(doc["span_floor"]),
             meta={**doc["meta"], "lexicons": doc["lexicons"]},
         )
 
 
-def flag_tokens(logits: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.bool_]:
+def flag_tokens(probs: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.bool_]:
     """Which tokens each token model puts in a span (n_tokens x models), given (absolute, relative) thresholds."""
-    probs = 1.0 / (1.0 + np.exp(-logits))
     if len(probs) == 0:
         return np.zeros(probs.shape, dtype=bool)
     top = probs.max(axis=0)
     out: npt.NDArray[np.bool_] = (probs >= thresholds[:, 0]) & (probs >= thresholds[:, 1] * top)
+    return out
+
+
+def span_features(logits: FloatArray) -> FloatArray:
+    """The span stacker's inputs per token: its logit, its distance below the text's top logit, the logit's positive
+    part, and log(1 + tokens). The same logit means less in a long post with many candidates than in a short one,
+    and the gold spans favour a text's strongest words over a fixed cut."""
+    n = len(logits)
+    column = logits[:, None]
+    distance = column - (logits.max() if n else 0.0)
+    length = np.full((n, 1), math.log1p(n), dtype=np.float32)
+    out: FloatArray = np.concatenate([column, distance, np.maximum(column, 0), length], axis=1).astype(np.float32)
+    return out
+
+
+def stacked_span_probabilities(logits: FloatArray, span_stack: FloatArray) -> FloatArray:
+    """The span stacker's probability per token, from the SemEval token model's logits of one text."""
+    z = span_features(logits) @ span_stack[:-1] + span_stack[-1]
+    # Clipped: a stacker fitted on a tiny, separable corpus has huge weights, and exp() must not overflow.
+    out: FloatArray = (1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))).astype(np.float32)
     return out
 
 

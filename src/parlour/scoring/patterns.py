@@ -47,6 +47,8 @@ PATTERNS: tuple[str, ...] = (
     "x:slur*mention",
     "x:slur*condemn",
     "x:identity_plain",
+    "pat:group_ref_negative",
+    "pat:negated_regard",
 )
 PATTERN_INDEX = {name: i for i, name in enumerate(PATTERNS)}
 
@@ -183,6 +185,26 @@ def pattern_features(tokens: Sequence[Token], text: str, lex: Lexicons, known: f
                 add("pat:ident_neg", i, j)
                 if negated(j, 6) or negated(i, 3):
                     add("x:ident_neg*negated", j)
+
+    # A group named earlier, then attacked through a pronoun: "I met some <group>. They are all vile." The
+    # same-sentence check above cannot see across sentences, and "they" alone says nothing about a group.
+    first_group = next((i for i in range(len(words)) if group[i]), None)
+    if first_group is not None:
+        for j in range(first_group + 1, len(words)):
+            if words[j] not in negative and words[j] not in w["violence_verbs"]:
+                continue
+            for k in range(max(first_group + 1, j - 4), j):
+                # "all" is listed as a pronoun for "kill them all"; in "they are all vile" it is not the subject.
+                if pronoun[k] and words[k] != "all" and same_sentence(k, j):
+                    add("pat:group_ref_negative", k, j)
+                    break
+
+    # Regard denied to a group: "<group> can never be trusted", "I will never respect a <group>".
+    for i in range(len(words)):
+        if words[i] not in w["positive_regard"]:
+            continue
+        if negated(i, 4) and any(group[j] for j in range(max(0, i - 6), min(len(words), i + 4)) if same_sentence(i, j)):
+            add("pat:negated_regard", i)
 
     # "I hate <group>", "can't stand <group>".
     for i, word in enumerate(words):

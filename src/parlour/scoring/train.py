@@ -5,6 +5,7 @@ Reproducible: the same data, seed and library versions give the same artifact by
 
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import re
@@ -29,6 +30,7 @@ from parlour.scoring.model import (
     TOKEN_COLUMNS,
     LexicalModel,
     merge_spans,
+    span_features,
     stack_columns,
     stack_features,
 )
@@ -76,6 +78,7 @@ class TrainConfig:
         default_factory=lambda: {"typed_posts": 1.0, "template": 0.2, "davidson": 0.1, "unmarked_sentence": 0.1}
     )
     token_c: float = 0.25
+    span_folds: int = 5  # the span stacker learns from logits of SemEval posts the token model did not see
     max_words: int = 40_000
     max_chars: int = 50_000
     min_df_words: int = 2
@@ -369,6 +372,7 @@ def fit_model(
     token_coef[:, 0], token_intercept[0] = _fit_logistic(
         x_span, np.array(y_span), np.ones(len(y_span)), c=config.span_c, seed=config.seed
     )
+    span_stack = _fit_span_stack(x_span, np.array(y_span), [len(d.tokens) for d in span_docs], config)
     advance(1)
     # The category token models learn from where raters put their spans, and from the templates' abusive words.
     templated = [(e, d) for e, d in zip(corpus.train, train_docs, strict=True) if e.source.startswith("template")]
@@ -442,6 +446,7 @@ def fit_model(
         stack=stack,
         stack_bias=stack_bias,
         token_thresholds=np.tile(np.array([[0.5, 0.0]], dtype=np.float32), (len(TOKEN_COLUMNS), 1)),
+        span_stack=span_stack,
         span_floor=0.1,
         meta={},
     )
@@ -462,7 +467,7 @@ def fit_model(
     ]
     thresholds = []
     for docs, texts, gold, k in span_sets:
-        probs = [1.0 / (1.0 + np.exp(-space.token_logits(d, token_coef, token_intercept)[:, k])) for d in docs]
+        probs = [model.token_probabilities(space.token_logits(d, token_coef, token_intercept))[:, k] for d in docs]
         tops = [float(p.max()) if len(p) else 1.0 for p in probs]
         best = (-1.0, (0.5, 0.0))
         for threshold in np.arange(0.05, 0.96, 0.05):
@@ -495,6 +500,27 @@ def fit_model(
     metrics["train_counts"] = corpus.counts
     metrics["n_features"] = space.n_features
     return model, metrics
+
+
+def _fit_span_stack(x: Any, y: Any, sizes: Sequence[int], config: TrainConfig) -> FloatArray:
+    """The span stacker's weights and bias, fitted on out-of-fold logits of the SemEval token model.
+
+    Logits of posts the token model was trained on are overconfident; k-fold refits give logits like the model's
+    on new posts. Folds are whole posts (post i goes to fold i mod k), so the same data always gives the same fit.
+    """
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    folds = min(config.span_folds, len(sizes))
+    fold_of_token = np.repeat(np.arange(len(sizes)) % folds, sizes)
+    logits = np.zeros(len(y), dtype=np.float32)
+    for part in range(folds):
+        held = fold_of_token == part
+        weights, bias = _fit_logistic(
+            x[~held], y[~held], np.ones(int((~held).sum())), c=config.span_c, seed=config.seed
+        )
+        logits[held] = x[held] @ weights + bias
+    features = np.concatenate([span_features(logits[a:b]) for a, b in itertools.pairwise(starts)])
+    weights, bias = _calibrate(features, y, np.ones(len(y)), config.seed)
+    return np.append(weights, np.float32(bias)).astype(np.float32)
 
 
 def _token_matrix(triplets: Sequence[tuple[Any, Any, Any]], sizes: Sequence[int], n_features: int) -> Any:
