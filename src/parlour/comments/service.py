@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -121,26 +122,28 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
         )
     decision = decide(submission)
     html = markup.render(body)  # before the write lock: writers queue behind each other on SQLite
+    store = partial(
+        _store_comment,
+        site=site,
+        settings=settings,
+        data=data,
+        body=body,
+        html=html,
+        author_in=author_in,
+        poster=poster,
+        context=context,
+        decided={
+            "status": decision.status,
+            "flagged": decision.flagged,
+            "moderation_reasons": decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else []),
+            "moderation_scores": scores.as_json(),
+            "reader_key": poster.reader_key,
+            "body_hash": submission.body_hash,
+        },
+        request_hash=request_hash,
+    )
     try:
-        with db.write() as session:
-            author = _upsert_author(session, site, author_in, poster)
-            # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
-            token = new_edit_token() if context.idempotency_key is None else None
-            decided = {
-                "status": decision.status,
-                "flagged": decision.flagged,
-                "moderation_reasons": decision.reasons + ([f"nudge:{data.nudge}"] if data.nudge else []),
-                "moderation_scores": scores.as_json(),
-                "reader_key": poster.reader_key,
-                "body_hash": submission.body_hash,
-                "edit_token_hash": hash_edit_token(token) if token else b"",
-            }
-            comment, story = _insert_comment(
-                session, site=site, settings=settings, data=data, body=body, html=html, author=author, decided=decided
-            )
-            token = token or _assign_idempotent_token(session, comment, site, context, request_hash)
-            count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
-            surge = surge_guard(session=session, story=story, settings=settings, status=decision.status)
+        comment, story, token, surge = db.write_together(store)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
         if context.idempotency_key:
@@ -335,6 +338,40 @@ def token_proves(comment: Comment, token: str | None) -> bool:
 
 
 # --- internals -------------------------------------------------------------------------------------------
+
+
+def _store_comment(
+    session: Session,
+    *,
+    site: Site,
+    settings: SiteSettings,
+    data: CommentCreate,
+    body: str,
+    html: str,
+    author_in: AuthorIn,
+    poster: intake.Poster,
+    context: PostContext,
+    decided: dict[str, Any],
+    request_hash: str,
+) -> tuple[Comment, Story, str, events.StoryPremoderated | None]:
+    """The write of a new comment: its author, the row, its token, the counts and the surge guard."""
+    author = _upsert_author(session, site, author_in, poster)
+    # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
+    token = new_edit_token() if context.idempotency_key is None else None
+    comment, story = _insert_comment(
+        session,
+        site=site,
+        settings=settings,
+        data=data,
+        body=body,
+        html=html,
+        author=author,
+        decided=decided | {"edit_token_hash": hash_edit_token(token) if token else b""},
+    )
+    token = token or _assign_idempotent_token(session, comment, site, context, request_hash)
+    count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
+    surge = surge_guard(session=session, story=story, settings=settings, status=decided["status"])
+    return comment, story, token, surge
 
 
 def _insert_comment(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Database:
     # SQLite has one writer. Writers queue here, woken at once when the writer before them commits,
     # instead of in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     write_lock: AbstractContextManager[object] = field(default_factory=nullcontext)
+    # Only where there is one writer at a time: PostgreSQL commits concurrent writers side by side.
+    group_commit: GroupCommit | None = None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -35,6 +39,17 @@ class Database:
         """A short write transaction: committed on success, rolled back on error."""
         with self.write_lock, self.writes.begin() as session:
             yield session
+
+    def write_together(self, job: Callable[[Session], T]) -> T:
+        """`job` in a write transaction, shared on SQLite with the jobs other threads hand in meanwhile.
+
+        One commit, and so one fsync and one turn of the write lock, serves them all. Each job runs in its
+        own savepoint: its error undoes only its own changes and is raised here, in its own thread.
+        """
+        if self.group_commit is None:
+            with self.write() as session:
+                return job(session)
+        return self.group_commit.run(self, job)
 
     def dispose(self) -> None:
         for engine in self.engines:
@@ -61,7 +76,90 @@ def _connect_sqlite(url: str, busy_timeout_ms: int) -> Database:
         writes=sessionmaker(writes, expire_on_commit=False),
         engines=(reads, writes),
         write_lock=_sqlite_write_lock(url),
+        group_commit=GroupCommit(),
     )
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    work: Callable[[Session], T]
+    result: T | None = None
+    error: BaseException | None = None
+    finished: bool = False
+
+    def run(self, session: Session) -> bool:
+        """Run in a savepoint; False when the error took the whole transaction with it."""
+        savepoint = session.begin_nested()
+        try:
+            self.result = self.work(session)
+            savepoint.commit()
+        except Exception as exc:  # raised again in the job's own thread, by outcome()
+            # SQLite ends the whole transaction itself on a full disk or an I/O error, savepoints and all.
+            self.error = _cause_behind_lost_savepoint(exc)
+            if self.error is not exc:
+                return False
+            try:
+                savepoint.rollback()
+            except Exception:
+                return False
+        return True
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+def _cause_behind_lost_savepoint(exc: BaseException) -> BaseException:
+    """The error that ended the transaction, not SQLAlchemy's failed attempt to roll back to a savepoint after it."""
+    while "no such savepoint" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return exc
+
+
+class GroupCommit:
+    """Writers that arrive while one commits wait, and the next of them runs them all in one transaction."""
+
+    def __init__(self) -> None:
+        self._pending: list[_Job[Any]] = []
+        self._changed = threading.Condition()
+        self._leading = False
+
+    def run(self, db: Database, work: Callable[[Session], T]) -> T:
+        job = _Job(work)
+        with self._changed:
+            self._pending.append(job)
+            while self._leading and not job.finished:
+                self._changed.wait()
+            if job.finished:
+                return job.outcome()
+            self._leading = True
+            batch, self._pending = self._pending, []
+        try:
+            _commit_together(db, batch)
+        finally:
+            with self._changed:
+                self._leading = False
+                for done in batch:
+                    done.finished = True
+                self._changed.notify_all()
+        return job.outcome()
+
+
+def _commit_together(db: Database, batch: list[_Job[Any]]) -> None:
+    try:
+        with db.write() as session:
+            for job in batch:
+                if not job.run(session):
+                    # Jobs after it would run outside any transaction, each committed on its own: none runs.
+                    raise job.error or RuntimeError("the transaction ended")
+    except BaseException as exc:
+        # Nothing of the batch is stored: the jobs that had succeeded learn why.
+        for job in batch:
+            if job.error is None:
+                job.error = exc
+        if not isinstance(exc, Exception):
+            raise
 
 
 class WriterQueue(AbstractContextManager[None]):
