@@ -241,7 +241,8 @@ def delete_comment(*, db: Database, comment_id: int, token: str | None, reader: 
 
 def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) -> WriteResult:
     """Add or withdraw one reader's reaction; repeating either is harmless (a unique constraint decides)."""
-    with db.write() as session:
+
+    def react(session: Session) -> tuple[int, bool, tuple[int, int, str]]:
         comment = _published_comment(session, comment_id)
         if on:
             changed = _insert_reaction(session, comment_id, reader_key)
@@ -260,7 +261,10 @@ def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) ->
                 .execution_options(synchronize_session=False)
             ).scalar_one()
             bump_story(session, comment.story_id)
-        site_id, story_id, story_url = story_keys(session, comment.story_id)
+        return count, changed, story_keys(session, comment.story_id)
+
+    # Reactions come in bursts on a hot thread: they share commits like posts.
+    count, changed, (site_id, story_id, story_url) = db.write_together(react)
     state = ReactionState(comment_id=comment_id, reacted=on, reaction_count=count)
     return WriteResult(state, [events.StoryChanged(site_id, story_id, story_url)] if changed else [])
 
