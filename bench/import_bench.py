@@ -1,6 +1,6 @@
 """Importing a generated Disqus export with `parlour import disqus`, then `parlour export` of the same site.
 
-    .venv/bin/python bench/import_bench.py [--comments 1000000] [--jobs 1] [--keep]
+    .venv/bin/python bench/import_bench.py [--comments 1000000] [--jobs 2] [--keep]
 
 The export file is written in Disqus's documented format by tests/transfer/factories.py (the same generator the
 100,000-comment test uses): one thread per 100 comments, 40% replies, a third of authors with an e-mail. Each
@@ -36,16 +36,19 @@ SAMPLE_SECONDS = 0.2
 
 @dataclass
 class Run:
-    """One command: wall time, and its resident memory over time (KiB)."""
+    """One command: wall time, and its resident memory over time (KiB), its processes together."""
 
     seconds: float = 0.0
-    # User + system CPU of the command: what it costs whatever else the machine is doing.
+    # User + system CPU of the command and the processes it started: what it costs whatever else the machine
+    # is doing.
     cpu_seconds: float = 0.0
+    # The largest of the samples, and the command's own process's high-water mark (which no sample can miss).
     peak_rss_kib: int = 0
+    peak_rss_main_kib: int = 0
     rss_kib: list[int] = field(default_factory=list)
 
 
-def _rss_kib(pid: int) -> tuple[int, int]:
+def _status_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of a process, in KiB; zeros once it is gone."""
     values = {"VmRSS:": 0, "VmHWM:": 0}
     try:
@@ -58,6 +61,24 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return values["VmRSS:"], values["VmHWM:"]
 
 
+def _children(pid: int) -> list[int]:
+    """The processes a process started (the import's reading process), and theirs."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *_children(int(child))]
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return found
+
+
+def _rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS of the process and its children together, VmHWM of the process), in KiB."""
+    rss, hwm = _status_kib(pid)
+    return rss + sum(_status_kib(child)[0] for child in _children(pid)), hwm
+
+
 def run(arguments: list[str], env: dict[str, str], log: Path) -> Run:
     result = Run()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -68,7 +89,8 @@ def run(arguments: list[str], env: dict[str, str], log: Path) -> Run:
             rss, hwm = _rss_kib(process.pid)
             if rss:
                 result.rss_kib.append(rss)
-                result.peak_rss_kib = max(result.peak_rss_kib, hwm)
+                result.peak_rss_kib = max(result.peak_rss_kib, rss)
+                result.peak_rss_main_kib = max(result.peak_rss_main_kib, hwm)
             time.sleep(SAMPLE_SECONDS)
         result.seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,7 +103,7 @@ def run(arguments: list[str], env: dict[str, str], log: Path) -> Run:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comments", type=int, default=1_000_000)
-    parser.add_argument("--jobs", type=int, default=1, help="passed to parlour import: rendering processes")
+    parser.add_argument("--jobs", type=int, default=2, help="passed to parlour import: 2 reads in a second process")
     parser.add_argument("--keep", action="store_true", help="keep the export, the database and the log")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="parlour-import-bench-"))

@@ -1,7 +1,7 @@
 """A generated 100,000-comment Disqus export, and the readers' memory staying flat as files grow.
 
-Slow (the import is about 50 s of CPU on SQLite, most of it rendering Markdown; several minutes on a loaded
-machine): marked `slow`. The figures of bench/import_bench.py are in bench/README.md.
+Slow (the import took 18 to 27 s on a shared 2-core machine): marked `slow`. The figures of
+bench/import_bench.py are in bench/README.md.
 """
 
 from __future__ import annotations

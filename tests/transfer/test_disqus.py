@@ -15,10 +15,10 @@ from parlour.db.engine import Database
 from parlour.db.tables import Author, Comment, CommentStatus, ImportedItem, Site, Story
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.importer import ALREADY, OUTSIDE, import_comments
-from parlour.transfer.records import MalformedFile, Record
+from parlour.transfer.records import Malformed, MalformedFile, Record, SourceAuthor, SourceComment
 from tests.conftest import ORIGIN, SECRET, SiteInfo, create_test_site, post
 from tests.transfer.checks import assert_consistent, table_counts
-from tests.transfer.factories import Post, Thread, disqus_file, disqus_post
+from tests.transfer.factories import DISQUS_HEAD, Post, Thread, disqus_file, disqus_post
 
 ARTICLE = f"{ORIGIN}/world/2020/01/01/river-town"
 T0 = datetime(2020, 1, 2, 12, 0, tzinfo=UTC)
@@ -160,6 +160,34 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(db: Database, site: S
     assert dry.created == real.created and dry.skipped == real.skipped and dry.outside == real.outside
 
 
+def test_the_reader_reports_malformed_posts_by_line_and_reads_fields_from_the_first_element(tmp_path: Path) -> None:
+    post_at = "\n".join(
+        [
+            '  <post><thread dsq:id="t" /><message>No id</message></post>',
+            '  <post dsq:id="a"><message>No thread</message><createdAt>2020-01-02T12:00:00Z</createdAt></post>',
+            '  <post dsq:id="b"><thread dsq:id="t" /><createdAt>2020-01-02T12:00:00Z</createdAt></post>',
+            '  <post dsq:id="c">\n    <thread dsq:id="t" /><parent dsq:id="a" /><createdAt>2020-01-02T12:00:00Z'
+            "</createdAt>\n    <message><![CDATA[<p>Hi & bye</p>]]></message><message>Second</message>\n"
+            "    <author><name> Cy </name><email>cy@mail.example</email><isAnonymous>false</isAnonymous>"
+            "<username>cy</username></author><author><name>Other</name></author>\n  </post>",
+        ]
+    )
+    export = tmp_path / "d.xml"
+    export.write_text(DISQUS_HEAD + post_at + "\n</disqus>\n")
+    first = DISQUS_HEAD.count("\n") + 1
+    records = list(DisqusReader(export).records())
+    assert records[:3] == [
+        Malformed(f"line {first}", "a <post> without dsq:id"),
+        Malformed(f"line {first + 1} (post a)", "the post names no thread"),
+        Malformed(f"line {first + 2} (post b)", "the post has no <author>"),
+    ]
+    comment = records[3]
+    assert isinstance(comment, SourceComment)
+    assert (comment.source_id, comment.thread_id, comment.parent_id) == ("c", "t", "a")
+    assert comment.text == "<p>Hi & bye</p>" and comment.position == f"line {first + 3} (post c)"
+    assert comment.author == SourceAuthor(name="Cy", email="cy@mail.example", website=None, username="cy")
+
+
 def test_malformed_file_fails_clearly_and_changes_nothing(db: Database, site: SiteInfo, tmp_path: Path) -> None:
     full = small_export(tmp_path / "full.xml").read_text()
     truncated = tmp_path / "truncated.xml"
@@ -215,6 +243,27 @@ def test_an_interrupted_import_resumes(db: Database, site: SiteInfo, tmp_path: P
     resumed = import_comments(db=db, reader=DisqusReader(export), site_slug="courier", batch_size=10)
     assert resumed.skipped[ALREADY] == partial and resumed.created["comments"] == 60 - partial
     assert len(by_source(db)) == 60
+    assert_consistent(db)
+
+
+def test_an_interrupted_import_with_a_reading_process_resumes(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    # More records than the reading process sends at a time (pipeline.CHUNK), so some batches are written
+    # before its exception reaches this process.
+    threads = [Thread(str(t), f"{ORIGIN}/news/{t}") for t in range(10)]
+    posts = [
+        Post(str(i), str(i % 10), f"<p>comment {i}</p>", parent=str(i - 10) if i >= 10 and i % 2 else None)
+        for i in range(2500)
+    ]
+    export = disqus_file(tmp_path / "d.xml", threads, posts)
+    with pytest.raises(Interrupted):
+        import_comments(db=db, reader=StopsAfter(export, 2200), site_slug="courier", batch_size=500, jobs=2)
+    with db.read() as session:
+        partial = len(session.scalars(select(Comment.id)).all())
+    assert 0 < partial < 2500
+    assert_consistent(db)
+    resumed = import_comments(db=db, reader=DisqusReader(export), site_slug="courier", batch_size=500, jobs=2)
+    assert resumed.skipped[ALREADY] == partial and resumed.created["comments"] == 2500 - partial
+    assert len(by_source(db)) == 2500
     assert_consistent(db)
 
 

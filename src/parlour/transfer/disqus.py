@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from xml.etree.ElementTree import Element
 
 from parlour.db.tables import CommentStatus
 from parlour.transfer.records import (
@@ -17,13 +16,16 @@ from parlour.transfer.records import (
     SourceThread,
     parse_utc,
 )
-from parlour.transfer.xmlstream import XmlStream, check_well_formed, children_by_name, line_of, root_tag, text_of
+from parlour.transfer.xmlstream import FlatRecord, XmlStream, check_well_formed, root_tag
 
 NS = "{http://disqus.com}"
 DSQ_ID = "{http://disqus.com/disqus-internals}id"
 THREAD = NS + "thread"
 POST = NS + "post"
 RECORDS = frozenset({THREAD, POST})
+# Fields of a post that name another record by its dsq:id attribute.
+THREAD_ID = "thread@" + DSQ_ID
+PARENT_ID = "parent@" + DSQ_ID
 
 
 class DisqusReader:
@@ -39,11 +41,11 @@ class DisqusReader:
             raise MalformedFile(f"{self.path.name} is not a Disqus export: its root element is not <disqus>")
 
     def records(self) -> Iterator[Record]:
-        for element in self.stream.children():
-            if element.tag == POST:
-                yield _post(element)
-            elif element.tag == THREAD:
-                yield _thread(element)
+        for record in self.stream.records():
+            if record.tag == POST:
+                yield _post(record)
+            elif record.tag == THREAD:
+                yield _thread(record)
 
     def position(self) -> int:
         return self.stream.position()
@@ -52,71 +54,65 @@ class DisqusReader:
         return self.stream.size()
 
 
-def _flag(fields: dict[str, Element], name: str) -> bool:
-    return (text_of(fields, name) or "").strip().lower() == "true"
+def _flag(fields: dict[str, str], name: str) -> bool:
+    return fields.get(name, "").strip().lower() == "true"
 
 
-def _thread(element: Element) -> Record:
-    position = line_of(element)
-    source_id = element.get(DSQ_ID)
-    fields = children_by_name(element)
-    link = (text_of(fields, "link") or "").strip()
+def _thread(record: FlatRecord) -> Record:
+    position = f"line {record.line}"
+    source_id = record.attributes.get(DSQ_ID)
+    fields = record.fields
+    link = fields.get("link", "").strip()
     if not source_id:
         return Malformed(position, "a <thread> without dsq:id")
-    created = text_of(fields, "createdAt")
+    created = fields.get("createdAt")
     try:
         created_at = parse_utc(created) if created else None
     except ValueError:
         created_at = None
-    title = (text_of(fields, "title") or "").strip() or None
+    title = fields.get("title", "").strip() or None
     return SourceThread(source_id, link, title, created_at, _flag(fields, "isClosed"), position)
 
 
-def _post(element: Element) -> Record:
-    position = line_of(element)
-    source_id = element.get(DSQ_ID)
+def _post(record: FlatRecord) -> Record:
+    source_id = record.attributes.get(DSQ_ID)
     if not source_id:
-        return Malformed(position, "a <post> without dsq:id")
-    position = f"{position} (post {source_id})"
-    fields = children_by_name(element)
-    thread = fields.get("thread")
-    thread_id = thread.get(DSQ_ID) if thread is not None else None
+        return Malformed(f"line {record.line}", "a <post> without dsq:id")
+    position = f"line {record.line} (post {source_id})"
+    fields = record.fields
+    thread_id = fields.get(THREAD_ID)
     if not thread_id:
         return Malformed(position, "the post names no thread")
-    parent = fields.get("parent")
-    parent_id = parent.get(DSQ_ID) if parent is not None else None
     try:
-        created_at = parse_utc(text_of(fields, "createdAt") or "")
+        created_at = parse_utc(fields.get("createdAt", ""))
     except ValueError:
-        return Malformed(position, f"createdAt is not a time: {text_of(fields, 'createdAt')!r}")
-    author = fields.get("author")
-    if author is None:
+        return Malformed(position, f"createdAt is not a time: {fields.get('createdAt')!r}")
+    if "author" not in fields:
         return Malformed(position, "the post has no <author>")
-    about = children_by_name(author)
-    anonymous = _flag(about, "isAnonymous")
+    anonymous = _flag(fields, "author/isAnonymous")
     return SourceComment(
         source_id=source_id,
         thread_id=thread_id,
-        parent_id=parent_id or None,
-        text=text_of(fields, "message") or "",
+        parent_id=fields.get(PARENT_ID) or None,
+        text=fields.get("message", ""),
         text_format="html",
         created_at=created_at,
         status=_status(fields),
         author=SourceAuthor(
-            name=(text_of(about, "name") or "").strip(),
-            email=(text_of(about, "email") or "").strip() or None,
-            website=(text_of(about, "link") or "").strip() or None,
-            username=None if anonymous else ((text_of(about, "username") or "").strip() or None),
+            name=fields.get("author/name", "").strip(),
+            email=fields.get("author/email", "").strip() or None,
+            website=fields.get("author/link", "").strip() or None,
+            username=None if anonymous else (fields.get("author/username", "").strip() or None),
         ),
         position=position,
     )
 
 
-def _status(fields: dict[str, Element]) -> CommentStatus:
+def _status(fields: dict[str, str]) -> CommentStatus:
     if _flag(fields, "isDeleted"):
         return CommentStatus.DELETED
     if _flag(fields, "isSpam"):
         return CommentStatus.REJECTED
-    if (text_of(fields, "isApproved") or "true").strip().lower() == "false":
+    if fields.get("isApproved", "true").strip().lower() == "false":
         return CommentStatus.PENDING
     return CommentStatus.APPROVED

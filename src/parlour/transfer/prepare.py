@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from parlour.db.tables import CommentStatus
 from parlour.errors import InvalidInput
@@ -18,21 +19,23 @@ MAX_IMPORTED_CHARS = 100_000
 ANONYMOUS = "Anonymous"
 
 
-@dataclass(frozen=True)
-class PreparedAuthor:
-    name: str
-    email: str | None
-    website: str | None
-    # Who this author is across comments of the import: the e-mail, or the source's account name; None: nobody.
-    key: str | None
+class Prepared(NamedTuple):
+    """A comment ready to be placed and written; flat, so it pickles cheaply between the import's processes."""
 
-
-@dataclass(frozen=True)
-class Prepared:
-    record: SourceComment
+    source_id: str
+    thread_id: str
+    parent_id: str | None
+    created_at: datetime
+    status: CommentStatus
+    position: str
+    note: str
     body: str
     html: str
-    author: PreparedAuthor
+    author_name: str
+    author_email: str | None
+    author_website: str | None
+    # Who the author is across comments of the import: the e-mail, or the source's account name; None: nobody.
+    author_key: str | None
 
 
 def prepare(record: SourceComment) -> Prepared | Malformed:
@@ -47,10 +50,26 @@ def prepare(record: SourceComment) -> Prepared | Malformed:
         if not body:
             return Malformed(record.position, "nothing is left of the comment's text")
         html = prose.render(body)
-    return Prepared(record, body, html, prepare_author(record))
+    name, email, website, key = prepare_author(record)
+    return Prepared(
+        record.source_id,
+        record.thread_id,
+        record.parent_id,
+        record.created_at,
+        record.status,
+        record.position,
+        record.note,
+        body,
+        html,
+        name,
+        email,
+        website,
+        key,
+    )
 
 
-def prepare_author(record: SourceComment) -> PreparedAuthor:
+def prepare_author(record: SourceComment) -> tuple[str, str | None, str | None, str | None]:
+    """The author's display name, e-mail, website and key (see Prepared.author_key)."""
     author = record.author
     name = " ".join(clean_text(author.name).split())[:MAX_NAME] or ANONYMOUS
     email = author.email.strip().lower() if author.email else None
@@ -63,4 +82,4 @@ def prepare_author(record: SourceComment) -> PreparedAuthor:
         except InvalidInput:
             website = None
     key = email or (f"user:{author.username}"[:200] if author.username else None)
-    return PreparedAuthor(name, email, website, key)
+    return name, email, website, key

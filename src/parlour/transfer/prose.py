@@ -18,13 +18,14 @@ _INNER = rf"{_WORD}(?:{_WORD}| (?! ))*(?<! )"
 # Opened after a space or the line's start, closed before a space, the line's end or closing punctuation: both
 # delimiters are then flanking on one side only, so CommonMark pairs them as written.
 _EMPHASIS = rf"(?<![^ ])(?:\*\*{_INNER}\*\*|\*{_INNER}\*)(?=$| |[,;?!)]|[.:](?: |$))"
-_PLAIN = rf"{_WORD}| |[,;?!'\"()%$-]|[.:](?= |$)"
+# Runs are taken whole, never given back (see htmlmd._SIMPLE_PARAGRAPHS): one step per run, not per character.
+_PLAIN = rf"{_WORD}++|[ ,;?!'\"()%$-]++|[.:](?= |$)"
 # A line starts with a letter or emphasis (never a list marker, quote, heading or indent) and has no trailing
 # space (two would be a hard break).
-_LINE = re.compile(rf"(?:[^\W\d_]|{_EMPHASIS})(?:{_PLAIN}|{_EMPHASIS})*(?<! )")
+_LINE = re.compile(rf"(?:[^\W\d_]|{_EMPHASIS})(?:{_PLAIN}|{_EMPHASIS})*+(?<! )")
 # The same test for text without emphasis (most of it), as one pass of character classes: "_" is refused apart,
 # and a "." or ":" must be followed by a space or the line's end (see _LOOSE_STOP).
-_PLAIN_TEXT = re.compile(r"[^\W\d_][\w ,;?!'\"()%$.:-]*(?:\n\n?[^\W\d_][\w ,;?!'\"()%$.:-]*)*")
+_PLAIN_TEXT = re.compile(r"[^\W\d_][\w ,;?!'\"()%$.:-]*+(?:\n\n?[^\W\d_][\w ,;?!'\"()%$.:-]*+)*+")
 _LOOSE_STOP = re.compile(r"[.:](?![ \n]|\Z)")
 _STRONG = re.compile(rf"\*\*({_INNER})\*\*")
 _EM = re.compile(rf"\*({_INNER})\*")
