@@ -221,8 +221,9 @@ def restore(
         console.print("The SSO shared secret is not exported: set it (`parlour site update SLUG --set sso_secret=…`).")
     for email in result.staff_without_password:
         console.print(
-            f"Staff account {email} was restored without a password and cannot sign in "
-            "(staff made with `parlour user create` before a restore keep their own account)."
+            f"Staff account {email} was restored without a password: give it one with "
+            f"`parlour user set-password --email {email}` (staff made with `parlour user create` before a "
+            "restore keep their own account)."
         )
 
 
