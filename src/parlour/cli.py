@@ -54,6 +54,9 @@ PROGRESS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
 Workers = Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")]
+PasswordEnv = Annotated[
+    str | None, typer.Option(help="Read the password from this environment variable instead of a prompt.")
+]
 
 
 def _settings() -> Settings:
@@ -337,12 +340,10 @@ def user_create(
     role: Annotated[StaffRole, typer.Option(help="admin, moderator or staff.")],
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     site: Annotated[list[str] | None, typer.Option(help="Limit a moderator to these site slugs.")] = None,
-    password_env: Annotated[
-        str | None, typer.Option(help="Read the password from this environment variable instead of a prompt.")
-    ] = None,
+    password_env: PasswordEnv = None,
 ) -> None:
     """Create a staff user (the password is asked for, or read from --password-env)."""
-    password = os.environ.get(password_env, "") if password_env else _new_password()
+    password = _password(password_env)
     with _database() as db, db.write() as session:
         user = create_user(
             session=session, email=email, display_name=name, password=password, role=role, site_slugs=site or []
@@ -353,12 +354,10 @@ def user_create(
 @user_app.command("set-password")
 def user_set_password(
     email: Annotated[str, typer.Option(help="The staff user's login e-mail address.")],
-    password_env: Annotated[
-        str | None, typer.Option(help="Read the password from this environment variable instead of a prompt.")
-    ] = None,
+    password_env: PasswordEnv = None,
 ) -> None:
     """Give a staff user a new password (restored staff have none) and sign them out everywhere."""
-    password = os.environ.get(password_env, "") if password_env else _new_password()
+    password = _password(password_env)
     with _database() as db, db.write() as session:
         user = set_password(session=session, email=email, password=password)
         console.print(f"New password set for {user.email}; their sessions are closed.")
@@ -384,6 +383,10 @@ def user_update(
         sites_shown = " ".join(user.site_slugs) or "all sites"
         state = "active" if user.active else "inactive"
         console.print(f"{user.email}: {user.role.value}, {sites_shown}, {state}")
+
+
+def _password(password_env: str | None) -> str:
+    return os.environ.get(password_env, "") if password_env else _new_password()
 
 
 def _new_password() -> str:

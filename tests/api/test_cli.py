@@ -74,7 +74,9 @@ def test_db_site_and_user_lifecycle(env: str) -> None:
     assert "mod@news.example" in run("user", "list")
 
 
-def test_staff_can_be_given_a_new_password_changed_and_locked_out(env: str) -> None:
+@pytest.fixture
+def moderator(env: str) -> str:
+    """A database with the site courier and the moderator mo@news.example, made through the CLI."""
     run("db", "upgrade")
     run("site", "create", "--slug", "courier", "--name", "Courier", "--origin", "https://news.example")
     run(
@@ -88,7 +90,11 @@ def test_staff_can_be_given_a_new_password_changed_and_locked_out(env: str) -> N
         "P",
         P="first password 1",
     )
-    db = connect(env)
+    return env
+
+
+def test_staff_can_be_given_a_new_password_changed_and_locked_out(moderator: str) -> None:
+    db = connect(moderator)
     with db.read() as session:
         old_hash = session.scalar(select(StaffUser.password_hash))
     assert "sessions are closed" in run(
@@ -114,19 +120,7 @@ def test_staff_can_be_given_a_new_password_changed_and_locked_out(env: str) -> N
     db.dispose()
 
 
-def test_changing_staff_refuses_bad_input_clearly(env: str) -> None:
-    run("db", "upgrade")
-    run(
-        "user",
-        "create",
-        "--email",
-        "mo@news.example",
-        "--role",
-        "moderator",
-        "--password-env",
-        "P",
-        P="first password 1",
-    )
+def test_changing_staff_refuses_bad_input_clearly(moderator: str) -> None:
     unknown = runner.invoke(
         app,
         ["user", "set-password", "--email", "x@news.example", "--password-env", "P"],

@@ -124,11 +124,7 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     html = markup.render(body)  # before the write lock: writers queue behind each other on SQLite
     store = partial(
         _store_comment,
-        site=site,
-        settings=settings,
-        data=data,
-        body=body,
-        html=html,
+        draft=_Draft(site=site, settings=settings, data=data, body=body, html=html),
         author_in=author_in,
         poster=poster,
         context=context,
@@ -344,14 +340,21 @@ def token_proves(comment: Comment, token: str | None) -> bool:
 # --- internals -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """A new comment as checked and rendered before the write."""
+
+    site: Site
+    settings: SiteSettings
+    data: CommentCreate
+    body: str
+    html: str
+
+
 def _store_comment(
     session: Session,
     *,
-    site: Site,
-    settings: SiteSettings,
-    data: CommentCreate,
-    body: str,
-    html: str,
+    draft: _Draft,
     author_in: AuthorIn,
     poster: intake.Poster,
     context: PostContext,
@@ -359,49 +362,33 @@ def _store_comment(
     request_hash: str,
 ) -> tuple[Comment, Story, str, events.StoryPremoderated | None]:
     """The write of a new comment: its author, the row, its token, the counts and the surge guard."""
-    author = _upsert_author(session, site, author_in, poster)
+    author = _upsert_author(session, draft.site, author_in, poster)
     # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
     token = new_edit_token() if context.idempotency_key is None else None
-    comment, story = _insert_comment(
-        session,
-        site=site,
-        settings=settings,
-        data=data,
-        body=body,
-        html=html,
-        author=author,
-        decided=decided | {"edit_token_hash": hash_edit_token(token) if token else b""},
-    )
-    token = token or _assign_idempotent_token(session, comment, site, context, request_hash)
+    decided = decided | {"edit_token_hash": hash_edit_token(token) if token else b""}
+    comment, story = _insert_comment(session, draft=draft, author=author, decided=decided)
+    token = token or _assign_idempotent_token(session, comment, draft.site, context, request_hash)
     count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
-    surge = surge_guard(session=session, story=story, settings=settings, status=decided["status"])
+    surge = surge_guard(session=session, story=story, settings=draft.settings, status=decided["status"])
     return comment, story, token, surge
 
 
 def _insert_comment(
-    session: Session,
-    *,
-    site: Site,
-    settings: SiteSettings,
-    data: CommentCreate,
-    body: str,
-    html: str,
-    author: Author,
-    decided: dict[str, Any],
+    session: Session, *, draft: _Draft, author: Author, decided: dict[str, Any]
 ) -> tuple[Comment, Story]:
     """Insert the comment with what the pipeline decided about it (status, reasons, scores, token hash…)."""
-    story = story_for_comment(session=session, site=site, url=data.url)
+    story = story_for_comment(session=session, site=draft.site, url=draft.data.url)
     if story.closed:
         raise StoryClosed("This story is closed for comments.")
-    parent = _parent_for_reply(session, story, data.parent_id, settings.max_depth)
+    parent = _parent_for_reply(session, story, draft.data.parent_id, draft.settings.max_depth)
     comment = Comment(
-        site_id=site.id,
+        site_id=draft.site.id,
         story_id=story.id,
         parent_id=parent.id if parent else None,
-        depth=attach_depth(parent.depth if parent else None, settings.max_depth),
+        depth=attach_depth(parent.depth if parent else None, draft.settings.max_depth),
         author_id=author.id,
-        body=body,
-        html=html,
+        body=draft.body,
+        html=draft.html,
         markup_version=markup.MARKUP_VERSION,
         created_at=utcnow(),
         reaction_count=0,
