@@ -134,7 +134,8 @@ def test_featured_tombstones_and_author_links(browser: Browser, server: Server) 
     kept = server.post("details", "A reply that stays.", "Di", parent=gone)["id"]
 
     def doctored(route: Route) -> None:
-        # Features and moderation have no public API yet: shape the thread page the way they will.
+        # The real path, a moderator featuring and removing in the dashboard, is in test_dashboard.py. Here the
+        # page is shaped directly, with a website no server would store, to test the widget's own guards.
         page_data = route.fetch().json()
         for c in page_data["comments"]:
             if c["id"] == plain:
