@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -23,6 +25,8 @@ from parlour.db.tables import Base
 from parlour.settings import Settings
 from parlour.sites import service as sites
 from parlour.sites.schemas import SiteCreate
+
+T = TypeVar("T")
 
 PG_ADMIN_URL = os.environ.get("PARLOUR_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 SECRET = "test-secret-" + "x" * 32
@@ -205,3 +209,18 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+def in_thread(call: Callable[[], T]) -> T:
+    """Run `call` in a thread of its own: a browser test's Playwright may hold this thread's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """asyncio.run, safe when this thread already has a running loop; the coroutine is made in the new thread."""
+
+    async def main() -> T:
+        return await make()
+
+    return in_thread(lambda: asyncio.run(main()))

@@ -15,7 +15,7 @@ from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.schemas import Sort
 from parlour.comments.threads import PageKey, StoryRef, ThreadReader, page_key
 from parlour.infra.cache import MemoryCache
-from tests.conftest import ORIGIN, STORY, SiteInfo, post
+from tests.conftest import ORIGIN, STORY, SiteInfo, post, run_async
 
 PARAMS = {"site": "courier", "url": STORY, "sort": "oldest", "limit": "20"}
 # Headers that name the request, not the page.
@@ -108,7 +108,7 @@ class TestWhatItLeavesToTheRoute:
         async def send(message: Message) -> None:
             sent.append(message)
 
-        asyncio.run(middleware(scope, receive, send))
+        run_async(lambda: middleware(scope, receive, send))
         return sent
 
     @pytest.fixture
@@ -183,8 +183,8 @@ def test_readers_arriving_during_a_render_wait_for_it() -> None:
             )
         )
 
-    bodies = asyncio.run(many_readers())
+    bodies = run_async(many_readers)
     assert renders == [key]
     assert bodies.count(b"gzipped") == bodies.count(b"plain") == 8
-    asyncio.run(many_readers())  # the render is over: a later miss renders again
+    run_async(many_readers)  # the render is over: a later miss renders again
     assert len(renders) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
 import json
@@ -32,7 +31,7 @@ from parlour.webhooks.retry import DeliveryPolicy
 from parlour.webhooks.sender import Attempt, make_client, send
 from parlour.webhooks.signing import verify
 from tests.api.test_comments_api import assert_problem
-from tests.conftest import ADMIN_KEY, STORY, SiteInfo, create_test_site, post
+from tests.conftest import ADMIN_KEY, STORY, SiteInfo, create_test_site, post, run_async
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 FAST = DeliveryPolicy(delays=(0.05,), max_attempts=3, jitter=0, timeout=5, lease_seconds=30, poll_seconds=0.05)
@@ -472,7 +471,7 @@ def test_each_failure_is_told_in_the_log(receiver: Receiver) -> None:
             async with make_client(quick) as client:
                 return await send(client, claimed, resolver=resolve, policy=quick, timestamp=int(time.time()))
 
-        return asyncio.run(go())
+        return run_async(go)
 
     receiver.statuses = [302, 404]
     assert attempt(receiver.url) == Attempt(302, "HTTP 302 (redirects are not followed): receiver no")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, TypeVar
@@ -127,18 +125,3 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         time.sleep(0.05)
-
-
-def in_thread(call: Callable[[], T]) -> T:
-    """Run `call` in a thread of its own: a browser test's Playwright may hold this thread's event loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
-
-
-def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """asyncio.run, safe when this thread already has a running loop; the coroutine is made in the new thread."""
-
-    async def main() -> T:
-        return await make()
-
-    return in_thread(lambda: asyncio.run(main()))

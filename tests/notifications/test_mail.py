@@ -20,9 +20,9 @@ from parlour.moderation import actions
 from parlour.notifications import digests
 from parlour.notifications.worker import MailWorker
 from parlour.settings import Settings
-from tests.conftest import STORY, create_test_site, post
+from tests.conftest import STORY, create_test_site, post, run_async
 from tests.identity.tokens import SITE_KEYS, sign_in
-from tests.notifications.conftest import FAST, Mailbox, SmtpServer, eventually, run_async
+from tests.notifications.conftest import FAST, Mailbox, SmtpServer, eventually
 
 BASE = "https://comments.example"
 URL = re.compile(r"""https?://[^\s"'<>]+""")

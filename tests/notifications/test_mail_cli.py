@@ -6,8 +6,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from parlour.cli import app
-from tests.conftest import SECRET
-from tests.notifications.conftest import SENDER, Mailbox, SmtpServer, in_thread
+from tests.conftest import SECRET, in_thread
+from tests.notifications.conftest import SENDER, Mailbox, SmtpServer
 
 runner = CliRunner()
 

@@ -19,8 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from parlour.notifications.cli import sample_message
 from parlour.notifications.smtp import send
-from tests.conftest import make_settings
-from tests.notifications.conftest import SENDER, Mailbox, SmtpServer, run_async
+from tests.conftest import make_settings, run_async
+from tests.notifications.conftest import SENDER, Mailbox, SmtpServer
 
 # aiosmtpd's controller leaves the socket of its start-up probe of a TLS server to the garbage collector (its
 # thread, not Parlour's client, which closes its connections): that ResourceWarning is collected and ignored.

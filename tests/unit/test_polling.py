@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from parlour.infra.polling import PollingLoop
+from tests.conftest import run_async
 
 LONG_POLL = 60.0  # never reached in these tests: only a wake or a full batch starts the next step
 
@@ -59,7 +60,7 @@ def test_a_full_batch_is_followed_at_once_and_a_short_one_waits_for_a_wake() -> 
         assert steps.waiting == 0 and steps.calls == 4
         await polling.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario)
 
 
 def test_a_failing_step_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -75,7 +76,7 @@ def test_a_failing_step_is_logged_and_the_loop_goes_on(caplog: pytest.LogCapture
         assert steps.waiting == 0
         await polling.stop()
 
-    asyncio.run(scenario())
+    run_async(scenario)
     assert "test-loop failed" in caplog.text
 
 
@@ -95,4 +96,4 @@ def test_stop_lets_the_step_in_flight_finish_and_wake_after_stop_does_nothing() 
         assert finished == [True]
         polling.wake()
 
-    asyncio.run(scenario())
+    run_async(scenario)
