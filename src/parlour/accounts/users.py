@@ -16,7 +16,7 @@ from parlour.errors import Conflict, InvalidInput, NotFound
 def create_user(
     *, session: Session, email: str, display_name: str, password: str, role: StaffRole, site_slugs: list[str]
 ) -> StaffUser:
-    email = email.strip().lower()
+    email = _normal_email(email)
     if "@" not in email or len(email) > 320:
         raise InvalidInput("A valid e-mail address is required.", field="email")
     _check_sites(session, site_slugs)
@@ -77,10 +77,15 @@ def update_user(
 
 
 def find_user(*, session: Session, email: str) -> StaffUser:
-    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    email = _normal_email(email)
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
-        raise NotFound(f"No staff user with e-mail {email.strip().lower()}.")
+        raise NotFound(f"No staff user with e-mail {email}.")
     return user
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def _check_sites(session: Session, site_slugs: list[str]) -> None:
