@@ -230,6 +230,10 @@ def db_upgrade(revision: str = "head") -> None:
     settings = _settings()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"Database at revision {migrate.current(settings.database_url)}")
+    if revision == "head":
+        rebuilt = migrate.restore_set_aside_indexes(settings.database_url)
+        if rebuilt:
+            console.print(f"Rebuilt the indexes an interrupted import had set aside: {', '.join(rebuilt)}")
 
 
 @db_app.command("downgrade")

@@ -54,6 +54,9 @@ def test_a_100k_comment_disqus_export(sqlite_db: Database, tmp_path: Path) -> No
             assert 0 <= done <= total
             seen.append(counts["comments"])
 
+        def stage(self, description: str) -> None:
+            assert description == "Building indexes"
+
     report = import_comments(db=sqlite_db, reader=DisqusReader(export), site_slug="courier", progress=Counting())
 
     assert report.created["comments"] == BIG and report.created["stories"] == BIG // 100 and not report.skipped

@@ -300,14 +300,22 @@ def test_a_gzipped_export_is_read_as_it_is_sent(db: Database, site: SiteInfo, tm
     packed = tmp_path / "disqus.xml.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     seen: list[tuple[int, int]] = []
+    stages: list[tuple[str, int]] = []
 
     class Recording:
         def update(self, *, done: int, total: int, counts: dict[str, int]) -> None:
             seen.append((done, total))
 
+        def stage(self, description: str) -> None:
+            stages.append((description, len(seen)))
+
     report = import_comments(db=db, reader=DisqusReader(packed), site_slug="courier", progress=Recording())
     assert report.created["comments"] == 10
-    assert seen[-1] == (packed.stat().st_size, packed.stat().st_size)  # progress in the file's own bytes
+    # The import's stage counts the file's own bytes; then the indexes set aside for a first import are built.
+    assert stages == [("Building indexes", stages[0][1])]
+    reading, building = seen[: stages[0][1]], seen[stages[0][1] :]
+    assert reading[-1] == (packed.stat().st_size, packed.stat().st_size)
+    assert building == [(n, len(building)) for n in range(1, len(building) + 1)] and len(building) == 6
     damaged = tmp_path / "damaged.xml.gz"
     damaged.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
     before = table_counts(db)

@@ -21,6 +21,19 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def restore_set_aside_indexes(database_url: str) -> list[str]:
+    """Build the comments indexes a bulk import set aside and could not build again (it was killed)."""
+    from sqlalchemy import create_engine
+
+    from parlour.db import bulk_indexes
+
+    engine = create_engine(database_url)
+    try:
+        return bulk_indexes.restore(engine)
+    finally:
+        engine.dispose()
+
+
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 

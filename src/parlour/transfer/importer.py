@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from parlour.clock import utcnow
 from parlour.comments import markup
+from parlour.db import bulk_indexes
 from parlour.db.engine import Database
 from parlour.db.tables import Author, Comment, CommentStatus, Site, Story
 from parlour.errors import InvalidInput
@@ -540,15 +541,52 @@ def import_comments(
     progress: Progress | None = None,
     batch_size: int = BATCH,
     jobs: int = 1,
+    defer_indexes: bool | None = None,
 ) -> ImportReport:
-    """Import a source into a site: check the whole input first, then import it a batch at a time."""
-    # jobs=2: a second process reads and prepares comments while this one plans and writes (see pipeline.py).
+    """Import a source into a site: check the whole input first, then import it a batch at a time.
+
+    jobs=2: a second process reads and prepares comments while this one plans and writes (see pipeline.py).
+    defer_indexes: build the comments table's secondary indexes once at the end instead of row by row (see
+    db/bulk_indexes.py); None: only when the table holds no comment yet, as in a new installation.
+    """
     reader.check()
     with db.read() as session:
         site = get_site(session=session, slug=site_slug)
     job = _Import(db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors, secret_key=secret_key)
-    with _fewer_collections():
-        return job.run(reader, progress or NoProgress(), batch_size, jobs)
+    progress = progress or NoProgress()
+    deferring = not dry_run and _deferring_indexes(db, defer_indexes)
+    with _fewer_collections(), _indexes_built_after(db, deferring, progress, job.report):
+        return job.run(reader, progress, batch_size, jobs)
+
+
+def _deferring_indexes(db: Database, requested: bool | None) -> bool:
+    with db.read() as session:
+        if bulk_indexes.missing(session.connection()):
+            return True  # an earlier import set them aside and was stopped before it built them: this one will
+        if requested is not None:
+            return requested
+        return session.scalar(select(Comment.id).limit(1)) is None
+
+
+@contextmanager
+def _indexes_built_after(db: Database, deferring: bool, progress: Progress, report: ImportReport) -> Iterator[None]:
+    """With deferring: the comments table's secondary indexes are set aside here and built when the import ends,
+    whether it succeeded or not (after a crash: by the next import, or `parlour db upgrade`)."""
+    if not deferring:
+        yield
+        return
+    with db.write() as session:
+        indexes = bulk_indexes.set_aside(session.connection())
+    try:
+        yield
+    finally:
+        progress.stage("Building indexes")
+        for done, index in enumerate(indexes, start=1):
+            # One transaction each: on SQLite the write lock is held for one index at a time.
+            with db.write() as session:
+                bulk_indexes.build(session.connection(), index)
+            progress.update(done=done, total=len(indexes), counts=report.counts())
+        report.indexes_built_after = len(indexes)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ class ImportReport:
     outside: Counter[str] = field(default_factory=Counter)  # article URL off the site's origins -> comments
     notes: list[str] = field(default_factory=list)
     notes_dropped: int = 0
+    indexes_built_after: int = 0  # secondary indexes of comments set aside during the import (db/bulk_indexes.py)
 
     def skip(self, reason: str, position: str) -> None:
         self.skipped[reason] += 1
@@ -47,7 +48,13 @@ class Progress(Protocol):
 
     def update(self, *, done: int, total: int, counts: dict[str, int]) -> None: ...
 
+    def stage(self, description: str) -> None:
+        """A new stage of the operation begins: `update` counts its own work from now on."""
+
 
 class NoProgress:
     def update(self, *, done: int, total: int, counts: dict[str, int]) -> None:
+        return None
+
+    def stage(self, description: str) -> None:
         return None
