@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import operator
 import zlib
 from collections.abc import Container, Iterator
 from contextlib import contextmanager
@@ -76,16 +75,27 @@ class _LineBuilder(TreeBuilder):
 class _Nothing:
     """A parser target that builds nothing: the first pass only proves the file well-formed."""
 
-    # Text must go somewhere, or expat hands every piece of it to the parser's Python default handler: a C
-    # builtin that ignores it keeps this pass in C. Tags, likewise, in check_well_formed.
-    data = staticmethod(len)
+
+# Every handler ElementTree's parser installs. Cleared, expat checks the markup without calling into Python at
+# all (200,000-comment export: 2.8 s with C builtins as handlers, 1.1 s with none). defusedxml's own handlers,
+# which refuse entity declarations and external references, are not among them and stay.
+_TREE_HANDLERS = (
+    "DefaultHandlerExpand",
+    "StartElementHandler",
+    "EndElementHandler",
+    "CharacterDataHandler",
+    "CommentHandler",
+    "ProcessingInstructionHandler",
+    "StartNamespaceDeclHandler",
+    "EndNamespaceDeclHandler",
+)
 
 
 def check_well_formed(path: Path) -> None:
     """Parse the whole file once, keeping nothing; raise MalformedFile with the line and column if it is not XML."""
     parser = SafeTree.DefusedXMLParser(target=_Nothing())
-    parser.parser.StartElementHandler = operator.is_  # (name, attributes) -> ignored, without a Python frame
-    parser.parser.EndElementHandler = len
+    for handler in _TREE_HANDLERS:
+        setattr(parser.parser, handler, None)
     try:
         with open_xml(path) as (file, _counting):
             while chunk := file.read(CHUNK):
