@@ -247,26 +247,44 @@ def settle(system: System) -> float:
 
 @dataclass(frozen=True)
 class Run:
-    """One wrk run, the server's peak RSS during it, and how busy the machine was just before."""
+    """One wrk run, the server's peak RSS during it, how busy the machine was just before, and what a
+    probing reader saw meanwhile (reads only)."""
 
     result: loadgen.Result
     peak_rss_kib: int
     background_busy: float
+    probe: dict[str, Any] | None = None
 
     def figure(self) -> dict[str, Any]:
         data = self.result.as_dict()
         data.pop("acked_ids")
-        return {**data, "peak_rss_kib": self.peak_rss_kib, "background_busy": round(self.background_busy, 3)}
+        extra = {"probe": self.probe} if self.probe else {}
+        return {**data, "peak_rss_kib": self.peak_rss_kib, "background_busy": round(self.background_busy, 3), **extra}
 
 
-def load(server: Server, script: str, url_path: str, options: Options, workdir: Path, **wrk: Any) -> Run:
-    """One wrk run against `server`, started once the machine is quiet (or --quiet-wait ran out)."""
+def load(
+    server: Server,
+    script: str,
+    url_path: str,
+    options: Options,
+    workdir: Path,
+    probe: Request | None = None,
+    **wrk: Any,
+) -> Run:
+    """One wrk run against `server`, started once the machine is quiet (or --quiet-wait ran out).
+
+    With `probe`, the last of the connections is probe.py's instead of wrk's: the same load in all, and the
+    latency of one reader among them measured by a client that gets a CPU when its answer arrives."""
     busy = wait_quiet(threshold=QUIET_BELOW, max_wait=options.quiet_wait)
     if busy > QUIET_BELOW:
         console.print(f"  [yellow]other processes keep the CPUs {busy:.0%} busy: this figure is disturbed[/]")
+    if probe is not None:
+        wrk["connections"] -= 1
     with RssSampler(server.pid) as sampler:
+        prober = loadgen.start_probe(server.base_url, probe, options.duration) if probe is not None else None
         result = loadgen.run_wrk(server.base_url + url_path, script, workdir=workdir, duration=options.duration, **wrk)
-    return Run(result, sampler.peak_kib, busy)
+        probed = loadgen.finish_probe(prober) if prober is not None else None
+    return Run(result, sampler.peak_kib, busy, probed)
 
 
 def read_script(request: Request) -> str:
@@ -279,7 +297,15 @@ def measure_system(system: System, request: Request, options: Options, workdir: 
     """Warm up, load for --duration seconds with wrk, then let the server settle."""
     probe = warm_up(system.server, request)
     settle(system)
-    run = load(system.server, read_script(request), request.path, options, workdir, connections=options.connections)
+    run = load(
+        system.server,
+        read_script(request),
+        request.path,
+        options,
+        workdir,
+        probe=request,
+        connections=options.connections,
+    )
     system.peak_rss_kib = max(system.peak_rss_kib, run.peak_rss_kib)
     drained = settle(system)
     return {
@@ -386,7 +412,9 @@ def nginx_figure(parlour: System, options: Options, workdir: Path) -> dict[str, 
         request = Request("GET", "/thread.json", {})
         probe = warm_up(nginx, request)
         wait_idle(nginx.pid)
-        run = load(nginx, read_script(request), request.path, options, workdir, connections=options.connections)
+        run = load(
+            nginx, read_script(request), request.path, options, workdir, probe=request, connections=options.connections
+        )
         data = {**run.figure(), "response_bytes": len(probe.response.content), "alone_ms": probe.alone_ms}
     finally:
         nginx.stop()
@@ -410,11 +438,12 @@ def add_ratios(figures: list[dict[str, Any]], nginx: dict[str, Any] | None) -> N
 def print_table(figures: list[dict[str, Any]], systems: list[System]) -> None:
     table = Table(
         title=f"Parlour vs Isso {servers.ISSO_VERSION}: {servers.WORKERS} workers each, loopback, wrk",
-        caption="alone: the fastest of the sequential warm-up requests, with no other load",
+        caption="alone: the fastest of the sequential warm-up requests, with no other load; probe: one reader's "
+        "requests every 20 ms over the last of the connections, from a client at a higher priority (bench/probe.py)",
     )
     for name, justify in [("figure", "left"), ("server", "left"), ("req/s", "right"), ("p50 ms", "right")]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for name in ("p99 ms", "alone ms", "response", "errors", "Parlour/other req/s"):
+    for name in ("p99 ms", "probe p50 / p99 ms", "alone ms", "response", "errors", "Parlour/other req/s"):
         table.add_column(name, justify="right")
     for figure in figures:
         first = True
@@ -428,6 +457,7 @@ def print_table(figures: list[dict[str, Any]], systems: list[System]) -> None:
                 f"{data['rps']:,.1f}" if data["rps"] < 100 else f"{data['rps']:,.0f}",
                 _ms(data["p50_ms"]),
                 _ms(data["p99_ms"]),
+                _probe(data.get("probe")),
                 _ms(data.get("alone_ms")),
                 _size(data.get("response_bytes")),
                 _errors(data),
@@ -451,6 +481,12 @@ def print_table(figures: list[dict[str, Any]], systems: list[System]) -> None:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
+
+
+def _probe(probe: dict[str, Any] | None) -> str:
+    if not probe:
+        return "-"
+    return f"{_ms(probe['p50_ms'])} / {_ms(probe['p99_ms'])}"
 
 
 def _ratio_for(figure: dict[str, Any], name: str) -> float | None:
