@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from parlour.accounts.users import create_user, list_users, set_password, update_user
 from parlour.db import migrate
@@ -83,11 +84,27 @@ def _database() -> Iterator[Database]:
         db.dispose()
 
 
+def warn_about_set_aside_indexes(database_url: str) -> None:
+    """Thread pages and queues read slowly without the comments indexes an import sets aside: say so at start."""
+    try:
+        missing = migrate.set_aside_indexes(database_url)
+    except SQLAlchemyError:
+        return  # no database or no schema yet: the workers report that themselves
+    if missing:
+        errors.print(
+            f"[yellow]Warning:[/yellow] {len(missing)} indexes of the comments table are missing: an import is "
+            "running, or was stopped before it built them. Pages read slowly meanwhile; once no import is running, "
+            "`parlour db upgrade` builds them.",
+            soft_wrap=True,
+        )
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Serve Parlour (settings from PARLOUR_* variables and the TOML file named by PARLOUR_CONFIG)."""
     settings = _settings()  # fail fast, in the parent, on a bad configuration
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    warn_about_set_aside_indexes(settings.database_url)
     with shared_between_workers(workers):
         uvicorn.run(
             "parlour.asgi:app_from_env",

@@ -9,6 +9,7 @@ from sqlalchemy import Index, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from parlour import cli
 from parlour.cli import app
 from parlour.db import bulk_indexes
 from parlour.db.engine import Database
@@ -114,3 +115,17 @@ def test_indexes_left_aside_by_a_killed_import_are_built_by_the_next_one_or_by_d
         app, ["db", "upgrade"], env={"PARLOUR_DATABASE_URL": database.url, "PARLOUR_SECRET_KEY": SECRET}
     )
     assert quiet.exit_code == 0 and "Rebuilt" not in quiet.output
+
+
+def test_serve_warns_while_the_indexes_are_set_aside(
+    db: Database, database: DatabaseUnderTest, site: SiteInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.warn_about_set_aside_indexes(database.url)
+    assert "indexes" not in capsys.readouterr().err
+    with db.write() as session:
+        bulk_indexes.set_aside(session.connection())
+    cli.warn_about_set_aside_indexes(database.url)
+    warning = " ".join(capsys.readouterr().err.split())
+    assert f"{SECONDARY} indexes of the comments table are missing" in warning and "parlour db upgrade" in warning
+    cli.warn_about_set_aside_indexes("sqlite:////nonexistent/folder/parlour.db")  # no database yet: nothing to say
+    assert capsys.readouterr().err == ""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Engine, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,15 +24,27 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def restore_set_aside_indexes(database_url: str) -> list[str]:
-    """Build the comments indexes a bulk import set aside and could not build again (it was killed)."""
-    from sqlalchemy import create_engine
-
+def set_aside_indexes(database_url: str) -> list[str]:
+    """The comments indexes a bulk import has set aside: it is running, or it was killed before it built them."""
     from parlour.db import bulk_indexes
 
+    with _engine(database_url) as engine:
+        return [str(index.name) for index in bulk_indexes.missing(engine)]
+
+
+def restore_set_aside_indexes(database_url: str) -> list[str]:
+    """Build the comments indexes a bulk import set aside and could not build again (it was killed)."""
+    from parlour.db import bulk_indexes
+
+    with _engine(database_url) as engine:
+        return bulk_indexes.restore(engine)
+
+
+@contextmanager
+def _engine(database_url: str) -> Iterator[Engine]:
     engine = create_engine(database_url)
     try:
-        return bulk_indexes.restore(engine)
+        yield engine
     finally:
         engine.dispose()
 
@@ -40,11 +55,6 @@ def downgrade(database_url: str, revision: str) -> None:
 
 def current(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
 
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
-    finally:
-        engine.dispose()
+    with _engine(database_url) as engine, engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
