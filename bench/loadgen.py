@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from apis import ParlourApi, Request
+from probe import percentile
 
 MARKER = "BENCH_JSON "
 
@@ -284,9 +285,6 @@ def time_reads(base_url: str, site: str, path: str, requests: int, max_seconds: 
             if time.monotonic() > deadline:
                 break
     samples.sort()
-
-    def pct(q: float) -> float:
-        return round(samples[min(len(samples) - 1, int(q * len(samples)))], 2)
-
-    timing = Timing(len(samples), round(statistics.fmean(samples), 2), pct(0.5), pct(0.9), pct(0.99))
+    p50, p90, p99 = (percentile(samples, q) for q in (0.5, 0.9, 0.99))
+    timing = Timing(len(samples), round(statistics.fmean(samples), 2), p50, p90, p99)
     return timing, response.json()

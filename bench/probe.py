@@ -65,11 +65,16 @@ def main() -> None:
     print(json.dumps(summary(samples, failures)))
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile of latencies sorted ascending, in ms to 2 decimals (the bench's one definition)."""
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
 def summary(samples: list[float], failures: int) -> dict[str, object]:
     ordered = sorted(samples)
 
     def pct(q: float) -> float | None:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2) if ordered else None
+        return percentile(ordered, q) if ordered else None
 
     return {
         "requests": len(ordered),
