@@ -129,3 +129,9 @@ def test_serve_warns_while_the_indexes_are_set_aside(
     assert f"{SECONDARY} indexes of the comments table are missing" in warning and "parlour db upgrade" in warning
     cli.warn_about_set_aside_indexes("sqlite:////nonexistent/folder/parlour.db")  # no database yet: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_the_start_check_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
+    absent = tmp_path / "not-yet.db"
+    cli.warn_about_set_aside_indexes(f"sqlite:///{absent}")
+    assert not absent.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,8 +28,18 @@ def set_aside_indexes(database_url: str) -> list[str]:
     """The comments indexes a bulk import has set aside: it is running, or it was killed before it built them."""
     from parlour.db import bulk_indexes
 
+    if not _database_exists(database_url):
+        return []  # opening it would create an empty file in its place
     with _engine(database_url) as engine:
         return [str(index.name) for index in bulk_indexes.missing(engine)]
+
+
+def _database_exists(database_url: str) -> bool:
+    """False only for a SQLite file that is not there; server databases are asked, not guessed."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return True
+    return Path(url.database).exists()
 
 
 def restore_set_aside_indexes(database_url: str) -> list[str]:
