@@ -262,6 +262,29 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     assert reloaded.predict("you idiot").scores == model.predict("you idiot").scores
 
 
+def test_the_stackers_also_learn_from_rated_training_posts_held_out_of_the_models() -> None:
+    lexicons = lexicon_json()
+    fitted = {}
+    for folds in (0, 5):
+        with progress_bar(quiet=True) as step:
+            fitted[folds] = fit_model(
+                _tiny_corpus(),
+                TrainConfig(seed=3, min_df_words=1, min_df_chars=1, stack_folds=folds),
+                lexicons=Lexicons.from_json(lexicons),
+                lexicon_source=lexicons,
+                step=step,
+            )
+    (plain, plain_metrics), (folded, folded_metrics) = fitted[0], fitted[5]
+    rated = sum(1 for e in _tiny_corpus().train if e.source == "typed_posts")
+    assert (plain_metrics["stack_rows_out_of_fold"], folded_metrics["stack_rows_out_of_fold"]) == (0, rated)
+    assert "auc_typed_posts_out_of_fold" in folded_metrics["dev"]["INSULT"]["stacked"]
+    insult, toxicity = CATEGORIES.index("INSULT"), CATEGORIES.index("TOXICITY")
+    assert not np.array_equal(plain.stack[insult], folded.stack[insult])
+    # TOXICITY is not folded: every rated post is toxic, so its stacker must not change.
+    assert np.array_equal(plain.stack[toxicity], folded.stack[toxicity])
+    assert plain.stack_bias[toxicity] == folded.stack_bias[toxicity]
+
+
 def test_a_retrained_model_is_loaded_from_its_folder_and_named_by_its_files(tmp_path: Path) -> None:
     shipped = resources.files("parlour.scoring").joinpath("data")
     for suffix in (".json", ".npz"):
