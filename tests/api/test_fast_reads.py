@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -10,10 +11,12 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from parlour.comments import fastread
+from parlour.comments import fastread, reading
 from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.schemas import Sort
 from parlour.comments.threads import PageKey, StoryRef, ThreadReader, page_key
+from parlour.db.engine import Database
+from parlour.errors import NotFound
 from parlour.infra.cache import MemoryCache
 from tests.conftest import ORIGIN, STORY, SiteInfo, post, run_async
 
@@ -188,3 +191,34 @@ def test_readers_arriving_during_a_render_wait_for_it() -> None:
     assert bodies.count(b"gzipped") == bodies.count(b"plain") == 8
     run_async(many_readers)  # the render is over: a later miss renders again
     assert len(renders) == 2
+
+
+def test_listing_counts_missed_at_once_are_read_once(
+    db: Database, site: SiteInfo, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the cached counts expire under load, the readers missing together share one query, not one each."""
+    post(client, "First.", site=site.slug)
+    reader = ThreadReader(db=db, pages=MemoryCache(16), ref_seconds=60)
+    queries: list[set[str]] = []
+    story_counts = reading.story_counts
+
+    def slow_counts(**kwargs: Any) -> dict[str, int]:
+        queries.append(kwargs["urls"])
+        time.sleep(0.05)  # long enough for every reader to arrive while it runs
+        return story_counts(**kwargs)
+
+    monkeypatch.setattr(reading, "story_counts", slow_counts)
+
+    async def many_readers(slug: str) -> list[bytes | BaseException]:
+        asked = [reader.counts_body(slug, (STORY, f"{ORIGIN}/other")) for _ in range(16)]
+        return await asyncio.gather(*asked, return_exceptions=True)
+
+    bodies = run_async(lambda: many_readers(site.slug))
+    assert len(queries) == 1 and len(set(bodies)) == 1
+    assert json.loads(bodies[0])["counts"] == {STORY: 1, f"{ORIGIN}/other": 0}  # type: ignore[arg-type]
+    run_async(lambda: many_readers(site.slug))  # kept: no query at all
+    assert len(queries) == 1
+    failures = run_async(lambda: many_readers("no-such-site"))  # one failed read answers everyone, and is not kept
+    assert all(isinstance(f, NotFound) for f in failures) and len(queries) == 1
+    run_async(lambda: many_readers("no-such-site"))
+    assert len(queries) == 1  # an unknown site fails before the counts query

@@ -3,7 +3,6 @@ the version for a moment."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 from collections.abc import Callable
@@ -14,14 +13,14 @@ from sqlalchemy import and_, select
 
 from parlour.comments import reading
 from parlour.comments.reading import PageShape
-from parlour.comments.schemas import Sort, ThreadPage
+from parlour.comments.schemas import Counts, Sort, ThreadPage
 from parlour.db.engine import Database
 from parlour.db.tables import Site, Story
 from parlour.errors import NotFound, OriginNotAllowed
-from parlour.infra.cache import ResponseCache, SharedPages, TtlCache
+from parlour.infra.cache import OneAtATime, ResponseCache, SharedPages, TtlCache
 from parlour.sites.schemas import StoryPublic
-from parlour.sites.service import site_settings
-from parlour.sites.urls import origin_allowed
+from parlour.sites.service import get_site, site_settings
+from parlour.sites.urls import normalise_story_url, origin_allowed
 
 # Pages are compressed once per version, so a middle level costs nothing per request.
 GZIP_LEVEL = 6
@@ -105,9 +104,9 @@ class ThreadReader:
         # Comment counts for listing pages (site, the URLs asked) -> the response body, trusted as long as refs.
         # Few entries: one may hold 100 long URLs twice over.
         self.counts: TtlCache[tuple[str, tuple[str, ...]], bytes] = TtlCache(ref_seconds, max_entries=256)
-        # Pages being rendered now, so that readers arriving meanwhile wait for that render instead of starting
-        # their own: a cold worker under load would otherwise render (and compile) one page many times at once.
-        self._rendering: dict[PageKey, asyncio.Future[tuple[bytes, bytes]]] = {}
+        # A cold worker under load would otherwise render (and compile) one page many times at once.
+        self._rendering: OneAtATime[PageKey, tuple[bytes, bytes]] = OneAtATime()
+        self._counting: OneAtATime[tuple[str, tuple[str, ...]], bytes] = OneAtATime()
 
     def forget_versions(self) -> None:
         self.refs.clear()
@@ -142,15 +141,28 @@ class ThreadReader:
         self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None, gzipped: bool
     ) -> bytes:
         """A page not in this worker's cache, rendered in a worker thread once however many readers ask at once."""
-        rendering = self._rendering.get(key)
-        if rendering is None:
-            rendering = asyncio.ensure_future(
-                asyncio.to_thread(self.render_page, ref, key, sort=sort, limit=limit, cursor=cursor)
-            )
-            self._rendering[key] = rendering
-            rendering.add_done_callback(lambda _done: self._rendering.pop(key, None))
-        body, compressed = await asyncio.shield(rendering)
+        body, compressed = await self._rendering.run(
+            key, lambda: self.render_page(ref, key, sort=sort, limit=limit, cursor=cursor)
+        )
         return compressed if gzipped else body
+
+    async def counts_body(self, site_slug: str, urls: tuple[str, ...]) -> bytes:
+        """Visible comments per URL as a response body, kept while story versions are trusted; one query at once."""
+        key = (site_slug, urls)
+        body = self.counts.get(key)
+        if body is None:
+            body = await self._counting.run(key, lambda: self._count(key))
+        return body
+
+    def _count(self, key: tuple[str, tuple[str, ...]]) -> bytes:
+        site_slug, urls = key
+        canonical = {given: normalise_story_url(given) for given in urls}
+        with self.db.read() as session:
+            get_site(session=session, slug=site_slug)
+            counts = reading.story_counts(session=session, site_slug=site_slug, urls=set(canonical.values()))
+        body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
+        self.counts.set(key, body)
+        return body
 
     def render_page(
         self, ref: StoryRef, key: PageKey, *, sort: Sort, limit: int, cursor: str | None

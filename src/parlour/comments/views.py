@@ -15,7 +15,6 @@ from parlour.comments.schemas import (
     CommentCreated,
     CommentUpdate,
     CommentWithAncestors,
-    Counts,
     DraftCheck,
     DraftChecked,
     ReactionState,
@@ -208,23 +207,11 @@ async def get_counts(
     if len(url) > MAX_COUNT_URLS:
         raise InvalidInput(f"At most {MAX_COUNT_URLS} URLs per request.", field="url")
     # Listing pages ask for the same URLs again and again: kept for as long as story versions are trusted.
-    key = (site, tuple(url))
-    body = state.threads.counts.get(key)
-    if body is None:
-        body = await run_in_threadpool(_counts_body, state, site, url)
-        state.threads.counts.set(key, body)
+    body = await state.threads.counts_body(site, tuple(url))
     etag = weak_etag(("counts", body))
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
     return _json(body, etag=etag)
-
-
-def _counts_body(state: AppState, site: str, urls: list[str]) -> bytes:
-    canonical = {given: normalise_story_url(given) for given in urls}
-    with state.db.read() as session:
-        get_site(session=session, slug=site)
-        counts = reading.story_counts(session=session, site_slug=site, urls=set(canonical.values()))
-    return Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
 
 
 def _react(request: Request, state: State, comment_id: int, *, on: bool) -> ReactionState:

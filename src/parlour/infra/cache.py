@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar, cast
 
 import redis
@@ -84,6 +85,26 @@ PAGE_PREFIX = "parlour:page:"
 # A page's key holds its story's version, so an entry is never wrong, only unused after the next write.
 SHARED_PAGE_SECONDS = 600
 SOCKET_TIMEOUT = 0.25
+
+
+class OneAtATime(Generic[K, V]):
+    """Blocking work run in a thread once per key at a time: callers arriving meanwhile await the same result.
+
+    When a cached response expires under load, every reader would otherwise miss at the same moment and start the
+    same query, and the last of them would wait for all the others on the worker's one core.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[V]] = {}
+
+    async def run(self, key: K, work: Callable[[], V]) -> V:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(asyncio.to_thread(work))
+            self._running[key] = running
+            running.add_done_callback(lambda _done: self._running.pop(key, None))
+        # Shielded: a reader who disconnects must not cancel the work the others are waiting for.
+        return await asyncio.shield(running)
 
 
 class SharedPages:
