@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
@@ -222,3 +227,56 @@ def test_listing_counts_missed_at_once_are_read_once(
     assert all(isinstance(f, NotFound) for f in failures) and len(queries) == 1
     run_async(lambda: many_readers("no-such-site"))
     assert len(queries) == 1  # an unknown site fails before the counts query
+
+
+def test_counts_read_before_a_change_are_not_kept_after_it(
+    db: Database, site: SiteInfo, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comment posted while a counts query runs: that answer goes to its readers, but is not kept, and readers
+    arriving after the change do not wait for it."""
+    post(client, "First.", site=site.slug)
+    reader = ThreadReader(db=db, pages=MemoryCache(16), ref_seconds=60)
+    started, release = threading.Event(), threading.Event()
+    queries: list[int] = []
+    story_counts = reading.story_counts
+
+    def held_counts(**kwargs: Any) -> dict[str, int]:
+        queries.append(len(queries))
+        found = story_counts(**kwargs)
+        if len(queries) == 1:  # the first query has read; it finishes only after the change
+            started.set()
+            release.wait(5)
+        return found
+
+    monkeypatch.setattr(reading, "story_counts", held_counts)
+
+    async def change_during_the_first_query() -> tuple[bytes, bytes]:
+        first = asyncio.ensure_future(reader.counts_body(site.slug, (STORY,)))
+        await asyncio.to_thread(started.wait, 5)
+        post(client, "Second.", site=site.slug)
+        reader.forget_versions()  # what the app does when it hears of the new comment
+        after = await reader.counts_body(site.slug, (STORY,))  # does not join the first query
+        release.set()
+        return await first, after
+
+    before, after = run_async(change_during_the_first_query)
+    assert json.loads(before)["counts"] == {STORY: 1} and json.loads(after)["counts"] == {STORY: 2}
+    assert len(queries) == 2
+    kept = run_async(lambda: reader.counts_body(site.slug, (STORY,)))
+    assert json.loads(kept)["counts"] == {STORY: 2} and len(queries) == 2  # the later answer is the one kept
+
+
+def test_a_story_version_read_before_a_change_is_not_kept(db: Database, site: SiteInfo, client: TestClient) -> None:
+    post(client, "First.", site=site.slug)
+    changing, quiet = (ThreadReader(db=db, pages=MemoryCache(16), ref_seconds=60) for _ in range(2))
+
+    @contextmanager
+    def read_then_change() -> Iterator[Session]:
+        with db.read() as session:
+            yield session
+        changing.forget_versions()  # a comment arrived while the version was being read
+
+    changing.db = SimpleNamespace(read=read_then_change)  # type: ignore[assignment]
+    assert changing.story_ref(site.slug, STORY).version == quiet.story_ref(site.slug, STORY).version
+    assert changing.refs.get((site.slug, STORY)) is None
+    assert quiet.refs.get((site.slug, STORY)) is not None

@@ -106,9 +106,12 @@ class ThreadReader:
         self.counts: TtlCache[tuple[str, tuple[str, ...]], bytes] = TtlCache(ref_seconds, max_entries=256)
         # A cold worker under load would otherwise render (and compile) one page many times at once.
         self._rendering: OneAtATime[PageKey, tuple[bytes, bytes]] = OneAtATime()
-        self._counting: OneAtATime[tuple[str, tuple[str, ...]], bytes] = OneAtATime()
+        self._counting: OneAtATime[tuple[int, str, tuple[str, ...]], bytes] = OneAtATime()
+        # How often versions were forgotten: what a read found before a change must not be kept after it.
+        self._changes = 0
 
     def forget_versions(self) -> None:
+        self._changes += 1
         self.refs.clear()
         self.counts.clear()
 
@@ -117,6 +120,7 @@ class ThreadReader:
         cached = self.refs.get((site_slug, canonical_url))
         if cached is not None:
             return cached
+        changes = self._changes
         with self.db.read() as session:
             row = session.execute(
                 select(Site.id.label("site_id"), Site.allowed_origins, Story.id, Story.version, Story.created_at)
@@ -128,7 +132,8 @@ class ThreadReader:
         if not origin_allowed(canonical_url, row.allowed_origins):
             raise OriginNotAllowed(f"{canonical_url} is not on an origin this site allows.", field="url")
         ref = StoryRef(site_id=row.site_id, story_id=row.id, version=row.version or 0, born=_micros(row.created_at))
-        self.refs.set((site_slug, canonical_url), ref)
+        if changes == self._changes:
+            self.refs.set((site_slug, canonical_url), ref)
         return ref
 
     def cached_page(self, key: PageKey, *, gzipped: bool, count_miss: bool = True) -> bytes | None:
@@ -151,17 +156,20 @@ class ThreadReader:
         key = (site_slug, urls)
         body = self.counts.get(key)
         if body is None:
-            body = await self._counting.run(key, lambda: self._count(key))
+            # Readers arriving after a change start their own query rather than wait for one that began before it.
+            changes = self._changes
+            body = await self._counting.run((changes, *key), lambda: self._count(key, changes))
         return body
 
-    def _count(self, key: tuple[str, tuple[str, ...]]) -> bytes:
+    def _count(self, key: tuple[str, tuple[str, ...]], changes: int) -> bytes:
         site_slug, urls = key
         canonical = {given: normalise_story_url(given) for given in urls}
         with self.db.read() as session:
             get_site(session=session, slug=site_slug)
             counts = reading.story_counts(session=session, site_slug=site_slug, urls=set(canonical.values()))
         body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
-        self.counts.set(key, body)
+        if changes == self._changes:
+            self.counts.set(key, body)
         return body
 
     def render_page(
