@@ -107,11 +107,8 @@ class ThreadReader:
         # A cold worker under load would otherwise render (and compile) one page many times at once.
         self._rendering: OneAtATime[PageKey, tuple[bytes, bytes]] = OneAtATime()
         self._counting: OneAtATime[tuple[int, str, tuple[str, ...]], bytes] = OneAtATime()
-        # How often versions were forgotten: what a read found before a change must not be kept after it.
-        self._changes = 0
 
     def forget_versions(self) -> None:
-        self._changes += 1
         self.refs.clear()
         self.counts.clear()
 
@@ -120,7 +117,7 @@ class ThreadReader:
         cached = self.refs.get((site_slug, canonical_url))
         if cached is not None:
             return cached
-        changes = self._changes
+        read_at = self.refs.clears  # a version read while a change arrives is used once, not kept
         with self.db.read() as session:
             row = session.execute(
                 select(Site.id.label("site_id"), Site.allowed_origins, Story.id, Story.version, Story.created_at)
@@ -132,8 +129,7 @@ class ThreadReader:
         if not origin_allowed(canonical_url, row.allowed_origins):
             raise OriginNotAllowed(f"{canonical_url} is not on an origin this site allows.", field="url")
         ref = StoryRef(site_id=row.site_id, story_id=row.id, version=row.version or 0, born=_micros(row.created_at))
-        if changes == self._changes:
-            self.refs.set((site_slug, canonical_url), ref)
+        self.refs.set((site_slug, canonical_url), ref, read_at=read_at)
         return ref
 
     def cached_page(self, key: PageKey, *, gzipped: bool, count_miss: bool = True) -> bytes | None:
@@ -157,19 +153,18 @@ class ThreadReader:
         body = self.counts.get(key)
         if body is None:
             # Readers arriving after a change start their own query rather than wait for one that began before it.
-            changes = self._changes
-            body = await self._counting.run((changes, *key), lambda: self._count(key, changes))
+            read_at = self.counts.clears
+            body = await self._counting.run((read_at, *key), lambda: self._count(key, read_at))
         return body
 
-    def _count(self, key: tuple[str, tuple[str, ...]], changes: int) -> bytes:
+    def _count(self, key: tuple[str, tuple[str, ...]], read_at: int) -> bytes:
         site_slug, urls = key
         canonical = {given: normalise_story_url(given) for given in urls}
         with self.db.read() as session:
             get_site(session=session, slug=site_slug)
             counts = reading.story_counts(session=session, site_slug=site_slug, urls=set(canonical.values()))
         body = Counts(counts={given: counts.get(c, 0) for given, c in canonical.items()}).model_dump_json().encode()
-        if changes == self._changes:
-            self.counts.set(key, body)
+        self.counts.set(key, body, read_at=read_at)
         return body
 
     def render_page(

@@ -57,12 +57,17 @@ class MemoryCache:
 
 
 class TtlCache(Generic[K, V]):
-    """Values trusted for a few seconds per worker; clear() forgets everything at once."""
+    """Values trusted for a few seconds per worker; clear() forgets everything at once.
+
+    `clears` counts the clear() calls: a value read before a clear (take `clears` first, then read) is given to
+    set() with `read_at`, and is not kept if a clear came in between.
+    """
 
     def __init__(self, seconds: float, max_entries: int = 10000) -> None:
         self._seconds = seconds
         self._max = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        self.clears = 0
 
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
@@ -70,14 +75,15 @@ class TtlCache(Generic[K, V]):
             return None
         return entry[1]
 
-    def set(self, key: K, value: V) -> None:
-        if self._seconds <= 0:
+    def set(self, key: K, value: V, *, read_at: int | None = None) -> None:
+        if self._seconds <= 0 or (read_at is not None and read_at != self.clears):
             return
         if len(self._entries) >= self._max:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self._seconds, value)
 
     def clear(self) -> None:
+        self.clears += 1
         self._entries.clear()
 
 

@@ -434,7 +434,8 @@ def fit_model(
         features = all_features[rows, k][:, columns]
         source_weight = [config.stack_weight.get(corpus.dev[i].source.split(":")[0], 1.0) for i in rows]
         labels = [corpus.dev[i].labels[category] for i in rows]
-        extra = [j for j, e in enumerate(folded.examples) if category in e.labels and category in FOLDED_CATEGORIES]
+        folding = category in FOLDED_CATEGORIES
+        extra = [j for j, e in enumerate(folded.examples) if folding and category in e.labels]
         if extra:
             source_weight = [
                 w * typed_scale if corpus.dev[i].source == "typed_posts" else w
@@ -449,10 +450,11 @@ def fit_model(
         stack_bias[k] = bias
         z_all = features @ weights + bias
         z = z_all[: len(rows)]  # the dev report stays on the dev posts
+        report = _dev_report(corpus.dev, rows, z, category)
         if extra:
             truth = [int(label >= 0.5) for label in labels[len(rows) :]]
-            metrics["dev"][category]["stacked"] = {"auc_typed_posts_out_of_fold": _auc(truth, z_all[len(rows) :])}
-        metrics["dev"][category].setdefault("stacked", {}).update(_dev_report(corpus.dev, rows, z, category))
+            report["auc_typed_posts_out_of_fold"] = _auc(truth, z_all[len(rows) :])
+        metrics["dev"][category]["stacked"] = report
         metrics.setdefault("suggested_thresholds", {})[category] = _suggest_thresholds(
             [corpus.dev[i].labels[category] >= 0.5 for i in rows], 1.0 / (1.0 + np.exp(-z))
         )
@@ -574,24 +576,23 @@ class _HeldOutRated:
 
     def stack_rows(self, config: TrainConfig, step: Step) -> FoldedRows:
         folds = config.stack_folds
-        fold_of_text: dict[str, int] = {}
+        none = FoldedRows([], np.zeros((0, len(CATEGORIES), 0), dtype=np.float32))
+        if folds < 2 or len(self.corpus.token_train) < folds:
+            return none
         post_of_text: dict[str, int] = {}
         for i, (text, _) in enumerate(self.corpus.token_train):
-            fold_of_text.setdefault(ds.text_key(text), i % max(1, folds))
-            post_of_text.setdefault(ds.text_key(text), i)
+            post_of_text.setdefault(ds.text_key(text), i)  # post i goes to fold i mod k, copies with their first
         # Any training row with the text of a held-out post is held out with it (an extra source may repeat one).
-        row_fold = np.array([fold_of_text.get(ds.text_key(e.text), -1) for e in self.corpus.train], dtype=np.int64)
+        row_post = [post_of_text.get(ds.text_key(e.text), -1) for e in self.corpus.train]
+        row_fold = np.array([-1 if p < 0 else p % folds for p in row_post], dtype=np.int64)
         typed = [i for i, e in enumerate(self.corpus.train) if e.source == "typed_posts" and row_fold[i] >= 0]
-        width = len(
-            stack_features(np.zeros(len(CATEGORIES), np.float32), np.zeros(len(TOKEN_COLUMNS), np.float32), 0)[0]
-        )
-        if folds < 2 or len(self.corpus.token_train) < folds or not typed:
-            return FoldedRows([], np.zeros((0, len(CATEGORIES), width), dtype=np.float32))
+        if not typed:
+            return none
         sizes = [len(d.tokens) for d in self.token_docs]
         starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        post_fold = np.array([fold_of_text[ds.text_key(t)] for t, _ in self.corpus.token_train], dtype=np.int64)
+        post_fold = np.array([post_of_text[ds.text_key(t)] % folds for t, _ in self.corpus.token_train])
         token_fold = np.repeat(post_fold, sizes)
-        posts = np.array([post_of_text[ds.text_key(self.corpus.train[i].text)] for i in typed], dtype=np.int64)
+        posts = [row_post[i] for i in typed]
         doc_logits = np.zeros((len(typed), len(CATEGORIES)), dtype=np.float32)
         token_max = np.zeros((len(typed), len(TOKEN_COLUMNS)), dtype=np.float32)
         advance = step("out-of-fold stacker inputs", folds)
