@@ -108,15 +108,28 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[type[Any], list[Callable[[Any], None]]] = defaultdict(list)
+        self._together: list[tuple[tuple[type[Any], ...], Callable[[list[Any]], None]]] = []
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         self._subscribers[event_type].append(handler)
 
+    def subscribe_together(self, event_types: tuple[type[Any], ...], handler: Callable[[list[Any]], None]) -> None:
+        """`handler` gets one write's events of these types in one call: for work that costs a query per call."""
+        self._together.append((event_types, handler))
+
     def publish(self, events: list[Any]) -> None:
         for event in events:
             for handler in self._subscribers[type(event)]:
-                try:
-                    handler(event)
-                except Exception:
-                    # A side effect must never undo or fail an acknowledged write.
-                    log.exception("event handler %r failed for %r", handler, event)
+                _call(handler, event)
+        for event_types, together in self._together:
+            wanted = [event for event in events if isinstance(event, event_types)]
+            if wanted:
+                _call(together, wanted)
+
+
+def _call(handler: Callable[[Any], None], argument: Any) -> None:
+    try:
+        handler(argument)
+    except Exception:
+        # A side effect must never undo or fail an acknowledged write.
+        log.exception("event handler %r failed for %r", handler, argument)

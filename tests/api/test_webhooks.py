@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from starlette.testclient import TestClient
 
 from parlour.app import create_app
@@ -530,3 +530,22 @@ def test_story_changed_is_the_purge_hook_and_opt_in(hooks: TestClient, site: Sit
     hooks.put(f"/api/v1/comments/{comment['id']}/reaction")  # readers see the count change: purge again
     (again,) = receiver.take(1)
     assert again.headers["parlour-event"] == "story.changed"
+
+
+def test_a_comment_looks_up_the_sites_endpoints_once(client: TestClient, site: SiteInfo) -> None:
+    # A post raises comment.created and story.changed; a site with no webhooks pays one lookup for both.
+    lookups: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM webhook_endpoints" in statement:
+            lookups.append(statement)
+
+    engines = client.app.state.parlour.db.engines  # type: ignore[attr-defined]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        post(client, "Nobody listens.")
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+    assert len(lookups) == 1

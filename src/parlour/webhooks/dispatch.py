@@ -113,11 +113,8 @@ def make_dispatcher(settings: Settings, *, db: Database, policy: DeliveryPolicy 
 def connect(bus: EventBus, *, db: Database, dispatcher: Dispatcher) -> None:
     """Queue a delivery for every event that has a webhook, then wake the sender."""
 
-    def on_event(event: object) -> None:
-        if enqueue(db=db, event=event):
+    def on_events(events: list[object]) -> None:
+        if enqueue(db=db, events=events):
             dispatcher.wake()
 
-    bus.subscribe(CommentPosted, on_event)
-    bus.subscribe(CommentModerated, on_event)
-    bus.subscribe(AuthorBanned, on_event)
-    bus.subscribe(StoryChanged, on_event)
+    bus.subscribe_together((CommentPosted, CommentModerated, AuthorBanned, StoryChanged), on_events)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from parlour.clock import utcnow
@@ -35,27 +35,46 @@ class Claimed:
     allow_private_network: bool
 
 
-def enqueue(*, db: Database, event: object) -> int:
-    """Queue one delivery per active endpoint of the event's site that wants it; returns how many."""
-    name = payloads.event_type(event)
-    site_id = getattr(event, "site_id", None)
-    if name is None or site_id is None:
-        return 0
+def enqueue(*, db: Database, events: list[object]) -> int:
+    """Queue one delivery per active endpoint of each event's site that wants it; returns how many.
+
+    One write's events come together (a new comment raises CommentPosted and StoryChanged), so each site's
+    endpoints are looked up once for all of them: most sites have no webhooks, and then that one read, with no
+    write lock, is all a comment costs.
+    """
+    by_site: dict[int, list[tuple[str, object]]] = {}
+    for event in events:
+        name, site_id = payloads.event_type(event), getattr(event, "site_id", None)
+        if name is not None and site_id is not None:
+            by_site.setdefault(site_id, []).append((name, event))
+    return sum(_enqueue_for_site(db, site_id, named) for site_id, named in by_site.items())
+
+
+def _enqueue_for_site(db: Database, site_id: int, named: list[tuple[str, object]]) -> int:
     with db.read() as session:
-        # Most sites have no webhooks: one read, and no write lock, is all a comment costs them.
-        if not _wanting(session, site_id, name):
+        endpoints = _active_endpoints(session, site_id)
+        wanted = [(name, event) for name, event in named if _wanting(endpoints, name)]
+        if not wanted:
             return 0
-        data = payloads.event_data(session, event)
         slug = session.scalar(select(Site.slug).where(Site.id == site_id))
-    if data is None or slug is None:
-        log.info("webhook event %s: %r is gone, nothing queued", name, event)
+        found = [(name, event, payloads.event_data(session, event)) for name, event in wanted]
+    ready: list[tuple[str, dict[str, Any]]] = []
+    for name, event, data in found:
+        if data is None or slug is None:
+            log.info("webhook event %s: %r is gone, nothing queued", name, event)
+        else:
+            ready.append((name, data))
+    if not ready or slug is None:
         return 0
     now = utcnow()
+    queued = 0
     with db.write() as session:
-        endpoint_ids = _wanting(session, site_id, name)
-        for endpoint_id in endpoint_ids:
-            session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
-    return len(endpoint_ids)
+        endpoints = _active_endpoints(session, site_id)  # again: one may have been turned off meanwhile
+        for name, data in ready:
+            for endpoint_id in _wanting(endpoints, name):
+                session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
+                queued += 1
+    return queued
 
 
 def new_delivery(*, endpoint_id: int, event: str, site: str, data: dict[str, Any], now: datetime) -> WebhookDelivery:
@@ -137,13 +156,19 @@ def record_attempt(
         return delivery.status
 
 
-def _wanting(session: Session, site_id: int, event: str) -> list[int]:
-    rows = session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-            WebhookEndpoint.site_id == site_id, WebhookEndpoint.active.is_(True)
-        )
-    )
-    return [endpoint_id for endpoint_id, events in rows if event in events]
+def _active_endpoints(session: Session, site_id: int) -> list[tuple[int, list[str]]]:
+    """Each active endpoint of the site, with the events it wants."""
+    return [(endpoint_id, events) for endpoint_id, events in session.execute(_ACTIVE_ENDPOINTS, {"site_id": site_id})]
+
+
+# Run for every comment posted: built once (see sites/service.py).
+_ACTIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.site_id == bindparam("site_id"), WebhookEndpoint.active.is_(True)
+)
+
+
+def _wanting(endpoints: list[tuple[int, list[str]]], event: str) -> list[int]:
+    return [endpoint_id for endpoint_id, events in endpoints if event in events]
 
 
 def _refusal(delivery: WebhookDelivery, endpoint: WebhookEndpoint, policy: DeliveryPolicy) -> str:
