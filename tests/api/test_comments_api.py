@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -156,6 +157,28 @@ class TestPosting:
         assert client.get(f"/api/v1/comments/{created['id']}").status_code == 404
         own = client.get(f"/api/v1/comments/{created['id']}", headers={"X-Parlour-Edit-Token": created["edit_token"]})
         assert own.json()["comment"]["status"] == "pending"
+
+    @pytest.mark.parametrize("mode", ["post", "pre"])
+    def test_answer_is_what_reading_the_comment_back_gives(self, client: TestClient, db: Database, mode: str) -> None:
+        # The answer is built from the rows as written, not read back: it must not differ from a read.
+        create_test_site(db, moderation_mode=mode, max_depth=1)
+
+        def posted_and_read_back(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            created = post(client, *args, **kwargs)
+            headers = {"X-Parlour-Edit-Token": created["edit_token"]}
+            read = client.get(f"/api/v1/comments/{created['id']}", headers=headers)
+            assert read.status_code == 200, read.text
+            assert created["comment"] == read.json()["comment"]
+            return created
+
+        posted_and_read_back("Hello *there*", name="Ann", email="ann@reader.example", website="https://ann.example")
+        again = posted_and_read_back("Again.", name="Ann", email="ann@reader.example")
+        assert again["comment"]["author"]["website"] == "https://ann.example"  # kept from the author's first comment
+        if mode == "post":
+            top = posted_and_read_back("Top comment.", name="Bob")
+            reply = posted_and_read_back("A reply.", name="Cy", parent_id=top["id"])
+            deeper = posted_and_read_back("Deeper.", name="Di", parent_id=reply["id"])
+            assert (reply["comment"]["depth"], deeper["comment"]["parent_id"]) == (1, top["id"])
 
     def test_reply_to_pending_comment_is_refused(self, client: TestClient, db: Database) -> None:
         create_test_site(db, moderation_mode="pre")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, bindparam, literal, or_, select, tuple_, union_all
@@ -205,7 +206,7 @@ def _cursor_after(sort: Sort, row: Row[Any]) -> str:
     )
 
 
-def to_public(row: Row[Any]) -> CommentPublic:
+def to_public(row: Row[Any] | SimpleNamespace) -> CommentPublic:
     tombstone = row.status in TOMBSTONES
     return CommentPublic(
         id=row.id,
@@ -222,7 +223,7 @@ def to_public(row: Row[Any]) -> CommentPublic:
     )
 
 
-def _author(row: Row[Any]) -> AuthorPublic:
+def _author(row: Row[Any] | SimpleNamespace) -> AuthorPublic:
     return AuthorPublic(
         name=row.display_name,
         website=row.website,
@@ -235,6 +236,11 @@ def _author(row: Row[Any]) -> AuthorPublic:
 
 def comment_row(session: Session, comment_id: int) -> Row[Any] | None:
     return session.execute(_base_query().where(Comment.id == comment_id)).first()
+
+
+def written_row(comment: Comment, author: Author) -> SimpleNamespace:
+    """What `comment_row` reads, from a comment and its author as they were just written: no read back."""
+    return SimpleNamespace(**{c.key: getattr(comment if c.class_ is Comment else author, c.key) for c in COLUMNS})
 
 
 def ancestors_of(session: Session, comment: Comment) -> list[CommentPublic]:

@@ -6,17 +6,18 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parlour import events
 from parlour.clock import utcnow
 from parlour.comments import markup
-from parlour.comments.reading import ancestors_of, comment_row, to_public
+from parlour.comments.reading import ancestors_of, comment_row, to_public, written_row
 from parlour.comments.schemas import (
     AuthorIn,
     CommentCreate,
@@ -139,7 +140,7 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
         request_hash=request_hash,
     )
     try:
-        comment, story, token, surge = db.write_together(store)
+        comment, author, story, token, surge = db.write_together(store)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
         if context.idempotency_key:
@@ -148,8 +149,9 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             if replay is not None:
                 return WriteResult(replay)
         raise
-    with db.read() as session:  # after the commit: the next writer need not wait while the answer is built
-        created = _created(session, comment, token, settings)
+    # Built from the rows as written, after the commit: no read back, and the next writer need not wait for it.
+    own = _own_from(written_row(comment, author), comment, settings)
+    created = CommentCreated(id=comment.id, status=comment.status, edit_token=token, comment=own)
     posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
     raised: list[Any] = [posted, events.StoryChanged(site.id, story.id, story.url)]
     return WriteResult(created, raised + ([surge] if surge else []))
@@ -360,7 +362,7 @@ def _store_comment(
     context: PostContext,
     decided: dict[str, Any],
     request_hash: str,
-) -> tuple[Comment, Story, str, events.StoryPremoderated | None]:
+) -> tuple[Comment, Author, Story, str, events.StoryPremoderated | None]:
     """The write of a new comment: its author, the row, its token, the counts and the surge guard."""
     author = _upsert_author(session, draft.site, author_in, poster)
     # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
@@ -370,7 +372,7 @@ def _store_comment(
     token = token or _assign_idempotent_token(session, comment, draft.site, context, request_hash)
     count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
     surge = surge_guard(session=session, story=story, settings=draft.settings, status=decided["status"])
-    return comment, story, token, surge
+    return comment, author, story, token, surge
 
 
 def _insert_comment(
@@ -472,6 +474,10 @@ def _created(session: Session, comment: Comment, token: str, settings: SiteSetti
 def _own(session: Session, comment: Comment, settings: SiteSettings) -> CommentOwn:
     row = comment_row(session, comment.id)
     assert row is not None
+    return _own_from(row, comment, settings)
+
+
+def _own_from(row: Row[Any] | SimpleNamespace, comment: Comment, settings: SiteSettings) -> CommentOwn:
     public = to_public(row)
     return CommentOwn(
         **public.model_dump(exclude={"replies", "more_replies"}),
@@ -565,22 +571,31 @@ def _poster(context: PostContext, site: Site, author: AuthorIn) -> intake.Poster
 
 def _upsert_author(session: Session, site: Site, data: AuthorIn, poster: intake.Poster) -> Author:
     """The author this identity already is, with the name and links they give now; or a new one."""
+    email = str(data.email).lower() if data.email else None
     author = intake.find_author(session=session, site=site, identity=poster.identity_key)
     if author is None:
         try:
             with session.begin_nested():
+                # Everything in the INSERT: a new author costs one statement, not an insert and an update.
                 author = Author(
-                    site_id=site.id, identity_key=poster.identity_key, display_name=data.name, created_at=utcnow()
+                    site_id=site.id,
+                    identity_key=poster.identity_key,
+                    display_name=data.name,
+                    email=email,
+                    website=data.website,
+                    last_reader_key=poster.reader_key,
+                    created_at=utcnow(),
                 )
                 session.add(author)
                 session.flush()
+            return author
         except IntegrityError:
             # The same author's two first comments raced; the unique constraint kept one row.
             author = intake.find_author(session=session, site=site, identity=poster.identity_key)
             assert author is not None
     author.display_name = data.name
-    author.email = str(data.email).lower() if data.email else author.email
-    author.website = data.website if data.website else author.website
+    author.email = email or author.email
+    author.website = data.website or author.website
     author.last_reader_key = poster.reader_key
     session.flush()
     return author

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,8 +74,14 @@ def site_settings(site: Site) -> SiteSettings:
     return SiteSettings.model_validate(site.settings)
 
 
+# Statements every post runs, built once: SQLAlchemy caches the SQL of a statement, but building the statement
+# and its cache key on each call cost more than SQLite running it.
+_SITE_BY_SLUG = select(Site).where(Site.slug == bindparam("slug"))
+_STORY_BY_URL = select(Story).where(Story.site_id == bindparam("site_id"), Story.url == bindparam("url"))
+
+
 def get_site(*, session: Session, slug: str) -> Site:
-    site = session.scalar(select(Site).where(Site.slug == slug))
+    site = session.scalar(_SITE_BY_SLUG, {"slug": slug})
     if site is None:
         raise NotFound(f"No site with slug {slug!r}.", field="site")
     return site
@@ -87,7 +93,7 @@ def list_sites(*, session: Session) -> list[Site]:
 
 def authenticate_site_key(*, session: Session, slug: str, api_key: str | None) -> Site:
     """The site whose API key this is; the same error whether the site or the key is wrong."""
-    site = session.scalar(select(Site).where(Site.slug == slug))
+    site = session.scalar(_SITE_BY_SLUG, {"slug": slug})
     expected = site.api_key_hash if site is not None else hash_api_key("")
     if api_key is None or not hmac.compare_digest(expected, hash_api_key(api_key)) or site is None:
         raise Unauthorized("A valid API key for this site is required (Authorization: Bearer KEY).")
@@ -102,8 +108,7 @@ def site_for_api_key(*, session: Session, api_key: str) -> Site | None:
 
 
 def find_story(*, session: Session, site: Site, url: str) -> Story | None:
-    canonical = normalise_story_url(url)
-    return session.scalar(select(Story).where(Story.site_id == site.id, Story.url == canonical))
+    return session.scalar(_STORY_BY_URL, {"site_id": site.id, "url": normalise_story_url(url)})
 
 
 def allowed_story_url(*, site: Site, url: str) -> str:
@@ -119,7 +124,7 @@ def story_for_comment(*, session: Session, site: Site, url: str) -> Story:
     canonical = normalise_story_url(url)
     if not origin_allowed(canonical, site.allowed_origins):
         raise OriginNotAllowed(f"{canonical} is not on an origin this site allows.", field="url")
-    story = session.scalar(select(Story).where(Story.site_id == site.id, Story.url == canonical))
+    story = session.scalar(_STORY_BY_URL, {"site_id": site.id, "url": canonical})
     if story is not None:
         return story
     # Two first comments may race to create the story; the unique constraint picks one.
