@@ -183,6 +183,8 @@ _linkify = LinkifyIt()  # the same detector markdown-it uses when it renders com
 
 def count_links(markdown_text: str) -> int:
     """Links in a comment: URLs, bare domains (example.com/path) and markdown links; e-mail addresses not."""
+    if not _linkify.pretest(markdown_text):
+        return 0  # most comments: the quick test costs a quarter of a search that finds nothing
     count = 0
     previous_url, previous_end = "", -1
     for match in _linkify.match(markdown_text) or ():
