@@ -41,11 +41,16 @@ class NewSession:
     signed_in: SignedIn
 
 
+def normal_email(email: str) -> str:
+    """A staff e-mail as stored and looked up: sign-in and the staff commands must agree on it."""
+    return email.strip().lower()
+
+
 def log_in(
     *, session: Session, email: str, password: str, network: str, limiter: RateLimiter, old_token: str | None = None
 ) -> NewSession:
     """Check the password under throttling; on success replace any old session with a new one."""
-    email = email.strip().lower()
+    email = normal_email(email)
     account_key, network_key = f"login:account:{email}", f"login:network:{network}"
     for key, limit in ((account_key, ACCOUNT_FAILURES), (network_key, NETWORK_FAILURES)):
         decision = limiter.peek(key, limit=limit, window_seconds=FAILURE_WINDOW_SECONDS)

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parlour.accounts.passwords import hash_password
-from parlour.accounts.sessions import log_out_everywhere
+from parlour.accounts.sessions import log_out_everywhere, normal_email
 from parlour.clock import utcnow
 from parlour.db.tables import Site, StaffRole, StaffUser
 from parlour.errors import Conflict, InvalidInput, NotFound
@@ -16,7 +16,7 @@ from parlour.errors import Conflict, InvalidInput, NotFound
 def create_user(
     *, session: Session, email: str, display_name: str, password: str, role: StaffRole, site_slugs: list[str]
 ) -> StaffUser:
-    email = _normal_email(email)
+    email = normal_email(email)
     if "@" not in email or len(email) > 320:
         raise InvalidInput("A valid e-mail address is required.", field="email")
     _check_sites(session, site_slugs)
@@ -77,15 +77,11 @@ def update_user(
 
 
 def find_user(*, session: Session, email: str) -> StaffUser:
-    email = _normal_email(email)
+    email = normal_email(email)
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
         raise NotFound(f"No staff user with e-mail {email}.")
     return user
-
-
-def _normal_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def _check_sites(session: Session, site_slugs: list[str]) -> None:
