@@ -31,7 +31,7 @@ import loadgen
 import servers
 from apis import Api, IssoApi, ParlourApi, Request
 from corpus import ORIGIN, make_thread, sample_bodies, story_path, story_url
-from procs import RssSampler, Server, tree_hwm_kib, tree_rss_kib, wait_idle, wait_quiet
+from procs import RssSampler, Server, tree_cpu_seconds, tree_hwm_kib, tree_rss_kib, wait_idle, wait_quiet
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -354,9 +354,12 @@ def posting_figure(systems: list[System], options: Options, workdir: Path) -> di
         path, headers = requests[0].path, requests[0].headers
         script = loadgen.bounded_post_script(path, headers, [r.body or "" for r in requests], per_thread)
         settle(system)
+        cpu_before, restarts = tree_cpu_seconds(system.server.pid), system.restarts
         run = load(system.server, script, path, options, workdir, connections=options.post_connections, threads=threads)
         system.peak_rss_kib = max(system.peak_rss_kib, run.peak_rss_kib)
         settle(system)
+        # The server's CPU time (master and workers, user and system) for the posts it stored, answered or not.
+        cpu_seconds = tree_cpu_seconds(system.server.pid) - cpu_before
         result = run.result
         unique_ids = sorted(set(result.acked_ids))
         stored = stored_comments(system, unique_ids)
@@ -371,12 +374,16 @@ def posting_figure(systems: list[System], options: Options, workdir: Path) -> di
         ok = (
             check["acked_missing"] == 0 and check["acked_ids_duplicated"] == 0 and stored["posted_rows"] >= result.acked
         )
+        measured = stored["posted_rows"] and system.restarts == restarts  # a restart lost the first process's time
+        cpu_ms_per_post = round(cpu_seconds * 1000 / stored["posted_rows"], 2) if measured else None
         console.print(
             f"  {system.name}: acknowledged {result.acked}, stored {stored['posted_rows']}, "
             f"acknowledged ids missing {check['acked_missing']}, "
-            f"ids acknowledged twice {check['acked_ids_duplicated']} " + ("[green]ok[/]" if ok else "[red]NOT OK[/]")
+            f"ids acknowledged twice {check['acked_ids_duplicated']} "
+            + ("[green]ok[/]" if ok else "[red]NOT OK[/]")
+            + f"; server CPU {_ms(cpu_ms_per_post)} ms a post"
         )
-        figure[system.name] = {**run.figure(), **stored, **check}
+        figure[system.name] = {**run.figure(), **stored, **check, "cpu_ms_per_post": cpu_ms_per_post}
     return figure
 
 
