@@ -10,8 +10,11 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from parlour.clock import utcnow
+from parlour.comments import service
+from parlour.comments.schemas import AuthorIn
 from parlour.db.engine import Database
-from parlour.db.tables import Comment, IdempotencyKey, Story
+from parlour.db.tables import Author, Comment, IdempotencyKey, Site, Story
+from parlour.moderation import intake
 from tests.conftest import ORIGIN, STORY, SiteInfo, create_test_site, post, thread
 
 
@@ -179,6 +182,36 @@ class TestPosting:
             reply = posted_and_read_back("A reply.", name="Cy", parent_id=top["id"])
             deeper = posted_and_read_back("Deeper.", name="Di", parent_id=reply["id"])
             assert (reply["comment"]["depth"], deeper["comment"]["parent_id"]) == (1, top["id"])
+
+    @pytest.mark.parametrize("stale", ["none found", "found, then erased"])
+    def test_the_author_is_found_again_when_the_checks_were_stale(
+        self, client: TestClient, db: Database, site: SiteInfo, stale: str
+    ) -> None:
+        # The write trusts what the checks before it found; another request may have changed it in between.
+        first = post(client, "First.", name="Ann", email="ann@reader.example")
+        with db.read() as session:
+            ann = session.scalar(select(Author).join(Comment).where(Comment.id == first["id"]))
+            assert ann is not None
+            the_site = session.get(Site, ann.site_id)
+        assert the_site is not None
+        identity = ann.identity_key or ""
+        if stale == "none found":  # the checks saw no author, and the author's first comment was stored meanwhile
+            known_id, expected = None, ann.id
+        else:  # the checks found an author whose identity was erased meanwhile: a new author is made
+            with db.write() as session:
+                session.execute(update(Author).where(Author.id == ann.id).values(identity_key=None))
+            known_id, expected = ann.id, None
+        with db.write() as session:
+            author = service._upsert_author(
+                session,
+                the_site,
+                AuthorIn(name="Ann B"),
+                intake.Poster("reader", identity),
+                known_id=known_id,
+            )
+            assert (author.id == expected) if expected else (author.id != ann.id and author.identity_key == identity)
+            assert author.display_name == "Ann B"
+        assert count_rows(db, Author) == (1 if expected else 2)
 
     def test_reply_to_pending_comment_is_refused(self, client: TestClient, db: Database) -> None:
         create_test_site(db, moderation_mode="pre")

@@ -125,7 +125,14 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     html = markup.render(body)  # before the write lock: writers queue behind each other on SQLite
     store = partial(
         _store_comment,
-        draft=_Draft(site=site, settings=settings, data=data, body=body, html=html),
+        draft=_Draft(
+            site=site,
+            settings=settings,
+            data=data,
+            body=body,
+            html=html,
+            known_author_id=known_author.id if known_author else None,
+        ),
         author_in=author_in,
         poster=poster,
         context=context,
@@ -351,6 +358,7 @@ class _Draft:
     data: CommentCreate
     body: str
     html: str
+    known_author_id: int | None  # the author the checks found for this identity, before the write
 
 
 def _store_comment(
@@ -364,7 +372,7 @@ def _store_comment(
     request_hash: str,
 ) -> tuple[Comment, Author, Story, str, events.StoryPremoderated | None]:
     """The write of a new comment: its author, the row, its token, the counts and the surge guard."""
-    author = _upsert_author(session, draft.site, author_in, poster)
+    author = _upsert_author(session, draft.site, author_in, poster, known_id=draft.known_author_id)
     # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
     token = new_edit_token() if context.idempotency_key is None else None
     decided = decided | {"edit_token_hash": hash_edit_token(token) if token else b""}
@@ -569,10 +577,18 @@ def _poster(context: PostContext, site: Site, author: AuthorIn) -> intake.Poster
     return intake.Poster(reader, identity)
 
 
-def _upsert_author(session: Session, site: Site, data: AuthorIn, poster: intake.Poster) -> Author:
-    """The author this identity already is, with the name and links they give now; or a new one."""
+def _upsert_author(
+    session: Session, site: Site, data: AuthorIn, poster: intake.Poster, *, known_id: int | None
+) -> Author:
+    """The author this identity already is, with the name and links they give now; or a new one.
+
+    known_id: the author the checks before the write found (None: none yet). By primary key, then, or straight
+    to the INSERT, whose unique constraint catches an author created in between.
+    """
     email = str(data.email).lower() if data.email else None
-    author = intake.find_author(session=session, site=site, identity=poster.identity_key)
+    author = session.get(Author, known_id) if known_id is not None else None
+    if author is not None and author.identity_key != poster.identity_key:
+        author = intake.find_author(session=session, site=site, identity=poster.identity_key)  # erased meanwhile
     if author is None:
         try:
             with session.begin_nested():
