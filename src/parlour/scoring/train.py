@@ -358,9 +358,7 @@ def fit_model(
     intercept = np.zeros(len(CATEGORIES), dtype=np.float32)
     advance = step("fitting categories", len(CATEGORIES))
     for k, category in enumerate(CATEGORIES):
-        rows = [i for i, e in enumerate(corpus.train) if category in e.labels]
-        idx, y, w = _expand([corpus.train[i].labels[category] for i in rows], [corpus.train[i].weight for i in rows])
-        c_coef, c_bias = _fit_logistic(x_train[np.array(rows)[idx]], y, w, c=config.c[category], seed=config.seed)
+        c_coef, c_bias = _fit_document_model(corpus, x_train, category, config)
         coef[:, k] = c_coef
         intercept[k] = c_bias
         dev_rows = [i for i, e in enumerate(corpus.dev) if category in e.labels]
@@ -529,6 +527,15 @@ def fit_model(
     return model, metrics
 
 
+def _fit_document_model(
+    corpus: Corpus, x_train: Any, category: str, config: TrainConfig, *, left_out: Any = None
+) -> tuple[FloatArray, float]:
+    """One category's document model, fitted on the training rows labelled for it, less those `left_out` marks."""
+    rows = [i for i, e in enumerate(corpus.train) if category in e.labels and (left_out is None or not left_out[i])]
+    idx, y, w = _expand([corpus.train[i].labels[category] for i in rows], [corpus.train[i].weight for i in rows])
+    return _fit_logistic(x_train[np.array(rows)[idx]], y, w, c=config.c[category], seed=config.seed)
+
+
 def _fit_span_stack(x: Any, y: Any, sizes: Sequence[int], config: TrainConfig) -> FloatArray:
     """The span stacker's weights and bias, fitted on out-of-fold logits of the SemEval token model.
 
@@ -601,12 +608,7 @@ class _HeldOutRated:
             for k, category in enumerate(CATEGORIES):
                 if category not in FOLDED_CATEGORIES:
                     continue
-                rows = [i for i, e in enumerate(self.corpus.train) if category in e.labels and row_fold[i] != part]
-                idx, y, w = _expand([self.corpus.train[i].labels[category] for i in rows],
-                                    [self.corpus.train[i].weight for i in rows])  # fmt: skip
-                coef, bias = _fit_logistic(
-                    self.x_train[np.array(rows)[idx]], y, w, c=config.c[category], seed=config.seed
-                )
+                coef, bias = _fit_document_model(self.corpus, self.x_train, category, config, left_out=row_fold == part)
                 doc_logits[held, k] = self.x_train[np.array(typed)[held]] @ coef + bias
             for k, y in self.token_targets.items():
                 kept = np.ones(len(y), dtype=bool)
