@@ -139,20 +139,13 @@ def _approved_up_to(session: Session, author: Author, cap: int) -> int:
     """
     if cap == 0:
         return 0
-    approved = select(Comment.id).where(Comment.author_id == author.id, Comment.status == CommentStatus.APPROVED)
-    return session.scalar(select(func.count()).select_from(approved.limit(cap).subquery())) or 0
+    return session.scalar(_APPROVED_UP_TO, {"author_id": author.id, "cap": cap}) or 0
 
 
 def _last_on_story(session: Session, author: Author, story: Story | None) -> datetime | None:
     if story is None:
         return None
-    # Newest first along (author, created_at): stops at the author's latest comment on this story, usually recent.
-    return session.scalar(
-        select(Comment.created_at)
-        .where(Comment.author_id == author.id, Comment.story_id == story.id)
-        .order_by(Comment.created_at.desc())
-        .limit(1)
-    )
+    return session.scalar(_LAST_ON_STORY, {"author_id": author.id, "story_id": story.id})
 
 
 def _author_repeats(session: Session, author: Author | None, fingerprint: str, since: datetime) -> int:
@@ -176,6 +169,19 @@ _AUTHOR_REPEATS = select(func.count()).where(
     Comment.created_at >= bindparam("since"),
     # Deleting a comment and posting it again (to fix a typo) is not a repeat.
     Comment.status != CommentStatus.DELETED,
+)
+_APPROVED_UP_TO = select(func.count()).select_from(
+    select(Comment.id)
+    .where(Comment.author_id == bindparam("author_id"), Comment.status == CommentStatus.APPROVED)
+    .limit(bindparam("cap"))
+    .subquery()
+)
+# Newest first along (author, created_at): stops at the author's latest comment on this story, usually recent.
+_LAST_ON_STORY = (
+    select(Comment.created_at)
+    .where(Comment.author_id == bindparam("author_id"), Comment.story_id == bindparam("story_id"))
+    .order_by(Comment.created_at.desc())
+    .limit(1)
 )
 _SITE_REPEATS = select(func.count()).where(
     Comment.site_id == bindparam("site_id"),
