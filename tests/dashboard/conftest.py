@@ -6,7 +6,9 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -238,3 +240,47 @@ def snapshot(db: Database) -> dict[str, Any]:
         ]
         sessions = session.scalar(select(func.count()).select_from(StaffSession))
     return {"comments": comments, "authors": authors, "stories": stories, "actions": actions, "sessions": sessions}
+
+
+class _GetForm(HTMLParser):
+    """The named fields of the GET form whose action is `action`, with the values a browser would send."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside, self.found = action, False, False
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+        self._first_option: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method") == "get" and a.get("action") == self.action:
+            self.inside = self.found = True
+        elif self.inside and tag == "input" and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+        elif self.inside and tag == "select":
+            self._select, self._first_option = a.get("name"), None
+        elif self.inside and tag == "option" and self._select:
+            value = a.get("value", "")
+            if self._first_option is None:
+                self._first_option = value
+                self.fields[self._select] = value  # nothing selected: the first option is sent
+            if "selected" in a:
+                self.fields[self._select] = value
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self.inside:
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+
+
+def submit_get_form(page: str, form_action: str, /, **values: str) -> str:
+    """The URL a browser goes to when the page's GET form `form_action` is submitted with `values` filled in:
+    every field of the form, empty ones included, as `<form method="get">` sends them."""
+    form = _GetForm(form_action)
+    form.feed(page)
+    assert form.found, f"no GET form for {form_action} on the page"
+    unknown = set(values) - set(form.fields)
+    assert not unknown, f"the form has no field {unknown}"
+    return form_action + "?" + urlencode(form.fields | values)

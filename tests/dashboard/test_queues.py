@@ -8,7 +8,16 @@ from sqlalchemy import update
 
 from parlour.db.tables import Story
 from tests.conftest import create_test_site, post
-from tests.dashboard.conftest import HERALD_STORY, Browser, World, author_of, comment, held, published
+from tests.dashboard.conftest import (
+    HERALD_STORY,
+    Browser,
+    World,
+    author_of,
+    comment,
+    held,
+    published,
+    submit_get_form,
+)
 
 OTHER_STORY = "https://news.example/sport/2026/12/01/derby"
 
@@ -90,6 +99,24 @@ def test_filters_by_site_story_author_reason_and_text(world: World, admin: Brows
     # Bad filter values are refused, not ignored.
     for bad in ("story=0", "author=-1", "offset=-5", "q=" + "x" * 201, "site=UPPER"):
         assert admin.get(f"/admin/queues/pending?{bad}").status_code == 422, bad
+
+
+def test_the_filter_form_works_as_a_browser_sends_it(world: World, admin: Browser) -> None:
+    # A browser sends every field of a GET form, the empty ones as `name=`: empty means no filter.
+    b = held(world.client, "A plain held comment.", name="Plain")
+    c = held(world.client, "Another plain comment.", name="Plain")
+    page = admin.get("/admin/queues/pending").text
+    assert items(admin.get(submit_get_form(page, "/admin/queues/pending")).text) == [b, c]
+    searched = admin.get(submit_get_form(page, "/admin/queues/pending", q="another"))
+    assert searched.status_code == 200, searched.text
+    assert items(searched.text) == [c]
+    # The answer's form shows the filters in force, so applying it again keeps them.
+    filtered = admin.get(submit_get_form(page, "/admin/queues/pending", site="herald", q="another")).text
+    assert items(filtered) == [c]
+    again = submit_get_form(filtered, "/admin/queues/pending")
+    assert "site=herald" in again and "q=another" in again
+    assert items(admin.get(again).text) == [c]
+    assert items(admin.get(submit_get_form(filtered, "/admin/queues/pending", site="courier")).text) == []
 
 
 def test_pages_of_a_long_queue(world: World, hal: Browser) -> None:

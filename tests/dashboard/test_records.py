@@ -16,7 +16,7 @@ from parlour.accounts.users import create_user
 from parlour.clock import utcnow
 from parlour.dashboard.csvexport import safe_cell
 from parlour.db.tables import Comment, ModerationAction, StaffRole
-from tests.dashboard.conftest import PASSWORD, Browser, World, audit, held, published
+from tests.dashboard.conftest import PASSWORD, Browser, World, audit, held, published, submit_get_form
 
 FORMULAS = ['=HYPERLINK("https://evil.example")', "+1+1", "-2+3", "@SUM(A1:A9)"]
 
@@ -44,6 +44,27 @@ def test_the_audit_page_lists_rows_newest_first_with_filters(world: World, ann: 
     by_comment = ann.get(f"/admin/audit?comment={second}").text
     assert f"comment {second}" in by_comment and f"comment {first}" not in by_comment
     assert ann.get("/admin/audit?action=" + "x" * 40).status_code == 422
+
+
+def test_the_record_pages_filter_forms_work_as_a_browser_sends_them(world: World, admin: Browser) -> None:
+    # Every field of a GET form is sent, the empty ones as `name=`: an empty field is no filter.
+    first, second = published(world.client, "One."), published(world.client, "Two.")
+    admin.act(f"/admin/comments/{first}/approve")
+    admin.act(f"/admin/comments/{second}/reject", {"reason": "spam"})
+    page = admin.get("/admin/audit").text
+    blank = admin.get(submit_get_form(page, "/admin/audit"))
+    assert blank.status_code == 200, blank.text
+    assert f"comment {first}" in blank.text and f"comment {second}" in blank.text
+    chosen = admin.get(submit_get_form(page, "/admin/audit", action="approve"))
+    assert chosen.status_code == 200, chosen.text
+    assert f"comment {first}" in chosen.text and f"comment {second}" not in chosen.text
+    csv = re.search(r'href="(/admin/audit\.csv[^"]*)"', chosen.text)
+    assert csv, "the audit page links its CSV"
+    export = admin.get(csv.group(1).replace("&amp;", "&"))
+    assert export.status_code == 200 and export.text.count("\n") == 2, export.text  # header and one row
+    for action in ("/admin/stats", "/admin/webhooks"):
+        shown = admin.get(submit_get_form(admin.get(action).text, action))
+        assert shown.status_code == 200, (action, shown.text)
 
 
 def test_the_audit_page_pages(world: World, ann: Browser) -> None:

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import Query, Request
+from pydantic import BeforeValidator, Field, StringConstraints
 from starlette.datastructures import URL
 from starlette.responses import Response
 
@@ -20,11 +21,19 @@ from parlour.moderation.queues import Queue, QueuePage
 from parlour.sites.schemas import SLUG_PATTERN
 from parlour.state import State
 
-SiteParam = Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)]
-IdParam = Annotated[int | None, Query(ge=1)]
+
+def _blank_as_absent(value: object) -> object:
+    """A filter form sends its empty fields as `name=`: an empty field is no filter, not a bad value."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# The filters of the dashboard's GET forms. Each constraint sits on the inner type, so an absent filter skips it.
+Blank = BeforeValidator(_blank_as_absent)
+SiteParam = Annotated[Annotated[str, StringConstraints(max_length=64, pattern=SLUG_PATTERN)] | None, Blank, Query()]
+IdParam = Annotated[Annotated[int, Field(ge=1)] | None, Blank, Query()]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-ReasonParam = Annotated[str | None, Query(max_length=100)]
-TextParam = Annotated[str | None, Query(max_length=200)]
+ReasonParam = Annotated[Annotated[str, StringConstraints(max_length=100)] | None, Blank, Query()]
+TextParam = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, Blank, Query()]
 QueueName = Annotated[str, Query(max_length=32)]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query, Request
+from pydantic import StringConstraints
 from starlette.datastructures import URL
 from starlette.responses import Response, StreamingResponse
 
@@ -12,13 +13,13 @@ from parlour.clock import utcnow
 from parlour.dashboard import present
 from parlour.dashboard.auth import Moderator
 from parlour.dashboard.csvexport import audit_csv
-from parlour.dashboard.queues import IdParam, Offset, SiteParam
+from parlour.dashboard.queues import Blank, IdParam, Offset, SiteParam
 from parlour.dashboard.render import NO_STORE, render
 from parlour.moderation import records
 from parlour.moderation.audit import PAGE_SIZE, AuditFilter
 from parlour.state import State
 
-ActionParam = Annotated[str | None, Query(max_length=32)]
+ActionParam = Annotated[Annotated[str, StringConstraints(max_length=32)] | None, Blank, Query()]
 
 
 def audit_page(
