@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from parlour.db.engine import Database
+from parlour.db.tables import Site
 from tests.api.test_comments_api import assert_problem
 from tests.conftest import ADMIN_KEY, ORIGIN, STORY, SiteInfo, create_test_site, post, thread
 
@@ -53,6 +55,35 @@ def test_site_update(client: TestClient, site: SiteInfo) -> None:
         client.patch("/api/v1/sites/courier", json={"settings": {"max_body_chars": 0}}, headers=site.auth), 422
     )
     assert_problem(client.patch("/api/v1/sites/courier", json={"settings": {"nope": 1}}, headers=site.auth), 422)
+
+
+def test_thresholds_name_model_categories_in_any_case(client: TestClient, db: Database, site: SiteInfo) -> None:
+    def thresholds(**settings: object) -> object:
+        return client.patch("/api/v1/sites/courier", json={"settings": settings}, headers=site.auth)
+
+    answer = thresholds(thresholds={"threat": 0.4}, reject_thresholds={" Identity_Attack ": 0.99})
+    assert answer.status_code == 200, answer.text
+    stored = answer.json()["settings"]
+    assert stored["thresholds"] == {"THREAT": 0.4} and stored["reject_thresholds"] == {"IDENTITY_ATTACK": 0.99}
+    held = post(client, body="I will kill you and your family.")
+    assert held["status"] == "pending", held
+    # A category no model scores, or a score no model gives, would never match: refused, and nothing changes.
+    for bad in ({"thresholds": {"NOPE": 0.5}}, {"flag_thresholds": {"TOXICITY": 5}}, {"thresholds": {"INSULT": -1}}):
+        refused = thresholds(**bad)
+        assert_problem(refused, 422)
+        assert "categor" in refused.text or "between 0 and 1" in refused.text, refused.text
+    assert client.get("/api/v1/sites/courier", headers=site.auth).json()["settings"]["thresholds"] == {"THREAT": 0.4}
+
+
+def test_thresholds_stored_before_the_check_are_read_without_what_it_refuses(
+    client: TestClient, db: Database, site: SiteInfo
+) -> None:
+    with db.write() as session:
+        row = session.scalar(select(Site).where(Site.slug == "courier"))
+        assert row is not None
+        row.settings = row.settings | {"thresholds": {"NOPE": 0.5, "threat": 0.4, "INSULT": 7}}
+    assert client.get("/api/v1/sites/courier", headers=site.auth).json()["settings"]["thresholds"] == {"THREAT": 0.4}
+    assert post(client, body="I will kill you and your family.")["status"] == "pending"
 
 
 def test_site_key_is_per_site(client: TestClient, db: Database, site: SiteInfo) -> None:

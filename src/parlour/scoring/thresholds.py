@@ -12,7 +12,9 @@ CATEGORIES: tuple[str, ...] = ("TOXICITY", "SEVERE_TOXICITY", "INSULT", "PROFANI
 # splits. Reject: where dev precision reaches 0.97, never below 0.90, since a rejection is final. Training writes
 # both to lexical-v1.metrics.json as "suggested_thresholds" (see docs/model-card.md); F1 and precision are
 # measured on every dev split together: typed_posts, Davidson, unmarked sentences and held-out template frames.
-# A site overrides them with its own `thresholds` setting.
+# `parlour classify` decides with them; a site's flag thresholds default to HOLD, while a new site holds and rejects
+# on scores only once it sets its own `thresholds` and `reject_thresholds` (the model is trained on toxic posts,
+# so its scores run high on ordinary ones; see docs/model-card.md).
 HOLD: dict[str, float] = {
     "TOXICITY": 0.50,
     "SEVERE_TOXICITY": 0.30,

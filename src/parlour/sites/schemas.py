@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, FieldSerializationInfo, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FieldSerializationInfo,
+    ValidationInfo,
+    field_serializer,
+    model_validator,
+)
 
 from parlour.identity.keys import check_site_keys
-from parlour.scoring.thresholds import HOLD
+from parlour.scoring.thresholds import CATEGORIES, HOLD
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 # Secrets in site settings are masked whenever settings become JSON, unless the dump is for storage.
 SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
 STORED = {"store_secrets": True}
+# Settings read back from the database, written perhaps before a check existed: validated leniently (see below).
+FROM_STORAGE = {"from_storage": True}
 # The widget's catalog has this question in every language it speaks.
 DEFAULT_PROMPT = "What is your opinion?"
 
@@ -34,6 +46,32 @@ class SsoAlgorithm(StrEnum):
     EDDSA = "EdDSA"  # an Ed25519 public key
 
 
+def _category_thresholds(value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+    """Thresholds per model category: names in any case ("threat" is THREAT), scores from 0 to 1.
+
+    A typo would otherwise be stored and never match a score, so the site would silently hold nothing. Settings
+    stored before this check are read without the entries it refuses, which never had an effect anyway.
+    """
+    checked: dict[str, float] = {}
+    for key, score in value.items():
+        name = key.strip().upper()
+        problem = (
+            f"unknown category {key!r}; the categories are {', '.join(CATEGORIES)}"
+            if name not in CATEGORIES
+            else f"the threshold of {name} must be between 0 and 1, not {score:g}"
+            if not 0.0 <= score <= 1.0
+            else None
+        )
+        if problem is None:
+            checked[name] = score
+        elif not (info.context or {}).get("from_storage"):
+            raise ValueError(problem)
+    return checked
+
+
+Thresholds = Annotated[dict[str, float], AfterValidator(_category_thresholds)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,13 +87,13 @@ class SiteSettings(Strict):
     replies_preview: int = Field(3, ge=0, le=20, description="Replies shown under each comment per level.")
     preview_depth: int = Field(3, ge=0, le=8, description="Levels of replies included in a thread page.")
     prompt: str = Field(DEFAULT_PROMPT, min_length=1, max_length=200)
-    thresholds: dict[str, float] = Field(
+    thresholds: Thresholds = Field(
         default_factory=dict, description="Model score per category at which a comment is held for review."
     )
-    reject_thresholds: dict[str, float] = Field(
+    reject_thresholds: Thresholds = Field(
         default_factory=dict, description="Model score per category at which a comment is rejected outright."
     )
-    flag_thresholds: dict[str, float] = Field(
+    flag_thresholds: Thresholds = Field(
         default_factory=lambda: dict(HOLD),
         description="Model score per category at which a published comment goes to the Flagged queue.",
     )
@@ -116,9 +154,9 @@ class SiteSettingsUpdate(Strict):
     replies_preview: int | None = Field(None, ge=0, le=20)
     preview_depth: int | None = Field(None, ge=0, le=8)
     prompt: str | None = Field(None, min_length=1, max_length=200)
-    thresholds: dict[str, float] | None = None
-    reject_thresholds: dict[str, float] | None = None
-    flag_thresholds: dict[str, float] | None = None
+    thresholds: Thresholds | None = None
+    reject_thresholds: Thresholds | None = None
+    flag_thresholds: Thresholds | None = None
     banned_words: list[str] | None = Field(None, max_length=20000)
     suspect_words: list[str] | None = Field(None, max_length=20000)
     max_links: int | None = Field(None, ge=0, le=100)

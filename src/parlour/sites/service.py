@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from parlour.clock import utcnow
 from parlour.db.tables import Site, Story
 from parlour.errors import Conflict, InvalidInput, NotFound, OriginNotAllowed, Unauthorized
-from parlour.sites.schemas import STORED, SiteCreate, SiteSettings, SiteUpdate, StoryCreate, StoryUpdate
+from parlour.sites.schemas import FROM_STORAGE, STORED, SiteCreate, SiteSettings, SiteUpdate, StoryCreate, StoryUpdate
 from parlour.sites.urls import normalise_origin, normalise_story_url, origin_allowed
 
 API_KEY_PREFIX = "pk_"
@@ -71,7 +71,7 @@ def rotate_api_key(*, session: Session, site: Site) -> str:
 
 
 def site_settings(site: Site) -> SiteSettings:
-    return SiteSettings.model_validate(site.settings)
+    return SiteSettings.model_validate(site.settings, context=FROM_STORAGE)
 
 
 # Statements every post runs, built once: SQLAlchemy caches the SQL of a statement, but building the statement
