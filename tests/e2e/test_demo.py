@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,17 @@ def test_demo_serves_article_and_discussion() -> None:
         ).json()
         assert thread["total"] == len(content["comments"])
         assert thread["story"]["title"] == article["headline"]
+        # One reader is one author: the same picture on each of their comments.
+        seeds: dict[str, set[str]] = {}
+        for shown in _all_comments(thread["comments"]):
+            seeds.setdefault(shown["author"]["name"], set()).add(shown["author"]["avatar_seed"])
+        assert seeds and all(len(s) == 1 for s in seeds.values()), seeds
+        # The demo holds hate and threats, so the widget warns before such a draft is posted.
+        draft = {"site": "demo", "body": "Serranes are vermin. Round them up and shoot them."}
+        checked = httpx.post(f"{base_url}/api/v1/comments:check", json=draft).json()
+        assert checked["decision"] == "hold" and checked["highlights"], checked
+        mild = {"site": "demo", "body": "I disagree with the minister, but the report is fair."}
+        assert httpx.post(f"{base_url}/api/v1/comments:check", json=mild).json()["decision"] == "publish"
         posted = httpx.post(
             f"{base_url}/api/v1/comments",
             json={"site": "demo", "url": article["url"], "body": "Trying the demo.", "author": {"name": "Tester"}},
@@ -40,6 +52,10 @@ def test_demo_serves_article_and_discussion() -> None:
         assert posted.status_code == 201
         assert "Trying the demo." in httpx.get(f"{base_url}/demo").text
         assert httpx.get(f"{base_url}/").status_code == 200
+
+
+def _all_comments(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c for comment in comments for c in [comment, *_all_comments(comment.get("replies", []))]]
 
 
 def test_demo_page_is_not_served_outside_demo_mode(tmp_path: object) -> None:

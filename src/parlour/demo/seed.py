@@ -20,10 +20,14 @@ from parlour.infra.ratelimit import MemoryRateLimiter, RateLimiter
 from parlour.scoring.protocol import Scorer
 from parlour.settings import Settings
 from parlour.sites import service as sites
-from parlour.sites.schemas import SiteCreate, SiteSettings, StoryCreate
+from parlour.sites.schemas import SiteCreate, SiteSettings, SiteSettingsUpdate, SiteUpdate, StoryCreate
 from parlour.sites.urls import origin_of
 
 DEMO_SLUG = "demo"
+# The demo shows the model holding hate and threats for review, and the widget's warning before posting. A new
+# site only flags (see README, "What happens to a new comment"); the demo site turns holding on once its
+# discussion is seeded, as a newsroom would after looking at the Flagged queue.
+DEMO_HOLD_THRESHOLDS = {"IDENTITY_ATTACK": 0.5, "THREAT": 0.5}
 
 
 DEMO_MODERATOR = "moderator@demo.parlour.example"
@@ -73,11 +77,19 @@ def seed(*, db: Database, scorer: Scorer, settings: Settings) -> DemoSite:
         )
     ids: dict[str, int] = {}
     limiter = MemoryRateLimiter()
+    # Each demo reader posts from an address of their own (TEST-NET-2): rate limits count them apart, and one
+    # reader's comments share an author (and an avatar).
+    readers = {name: n % 250 + 1 for n, name in enumerate(dict.fromkeys(c["name"] for c in content["comments"]))}
     for item in content["comments"]:
-        ids[item["key"]] = _post(db, scorer, settings, limiter, article["url"], item, ids)
+        address = f"198.51.100.{readers[item['name']]}"
+        ids[item["key"]] = _post(db, scorer, settings, limiter, article["url"], item, ids, address)
         _backdate(db, ids[item["key"]], published + timedelta(minutes=item["minutes_after"]))
         for reader in range(item.get("reactions", 0)):
             comments.set_reaction(db=db, comment_id=ids[item["key"]], reader_key=f"demo-reader-{reader}", on=True)
+    with db.write() as session:
+        demo_site = sites.get_site(session=session, slug=DEMO_SLUG)
+        holding = SiteSettingsUpdate(thresholds=DEMO_HOLD_THRESHOLDS)
+        sites.update_site(session=session, site=demo_site, data=SiteUpdate(settings=holding))
     password = secrets.token_urlsafe(12)
     with db.write() as session:
         create_user(
@@ -99,6 +111,7 @@ def _post(
     url: str,
     item: dict[str, Any],
     ids: dict[str, int],
+    address: str,
 ) -> int:
     data = CommentCreate(
         site=DEMO_SLUG,
@@ -107,8 +120,6 @@ def _post(
         body=item["body"],
         author=AuthorIn(name=item["name"]),
     )
-    # Each demo reader posts from an address of their own (TEST-NET-2), so rate limits count them apart.
-    address = f"198.51.100.{len(ids) % 250 + 1}"
     context = comments.PostContext(secret_key=settings.secret_key, limiter=limiter, client_address=address)
     result = comments.post_comment(db=db, scorer=scorer, data=data, context=context)
     comment_id: int = result.value.id
