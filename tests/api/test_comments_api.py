@@ -94,6 +94,7 @@ class TestPosting:
             ({"extra": True}, "extra", 422),
             ({"parent_id": 999999}, "parent_id", 422),
             ({"parent_id": 0}, "parent_id", 422),
+            ({"parent_id": 10**23}, "parent_id", 422),
             ({"parent_id": "one"}, "parent_id", 422),
             ({"url": "not a url"}, "url", 422),
             ({"site": "nope"}, "site", 404),

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from parlour.db.tables import CommentStatus, ReportReason
+from parlour.db.tables import MAX_ID, CommentStatus, ReportReason
 from parlour.sites.schemas import SLUG_PATTERN, StoryPublic
 
 MAX_BODY_CHARS = 10000  # the hard ceiling; each site sets its own lower limit
@@ -33,7 +33,7 @@ class AuthorIn(Strict):
 class CommentCreate(Strict):
     site: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
     url: str = Field(min_length=1, max_length=2048)
-    parent_id: int | None = Field(None, ge=1)
+    parent_id: int | None = Field(None, ge=1, le=MAX_ID)
     body: str = Field(min_length=1, max_length=MAX_BODY_CHARS * 2)
     author: AuthorIn | None = Field(None, description="Required unless signed in (Authorization: Bearer).")
     nudge: Literal["revised", "ignored"] | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parlour.dashboard.auth import FormData, safe_next
+from parlour.db.tables import MAX_ID
 from parlour.errors import InvalidInput
 from parlour.moderation.queues import Queue
 from parlour.sites.schemas import ModerationMode
@@ -14,7 +15,6 @@ REJECT_REASONS = ("Abuse", "Spam", "Off-topic", "Dehumanising language", "Threat
 MAX_TEXT = 1000
 MAX_BULK = 100
 # Ids are BIGINT on PostgreSQL; a longer number is no id at all.
-MAX_ID = 2**63 - 1
 
 
 def reason_of(form: FormData) -> str:

@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Integer ids autoincrement on SQLite only when declared INTEGER; BigInteger elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# The largest id a row can have (ids are 64-bit integers): larger input is refused before it reaches a driver.
+MAX_ID = 2**63 - 1
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Path, Request
 from starlette.responses import Response
 
+from parlour.db.tables import MAX_ID
 from parlour.feeds import service
 from parlour.sites.schemas import SLUG_PATTERN
 from parlour.state import State
@@ -15,7 +16,7 @@ from parlour.state import State
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 FEED_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
 SiteSlug = Annotated[str, Path(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
-StoryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+StoryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def site_comments(request: Request, state: State, site: SiteSlug) -> Response:
