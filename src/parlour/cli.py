@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from parlour.accounts.users import create_user, list_users, set_password, update_user
+from parlour.cli_support import describe, errors, fail, settings_or_exit
 from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
@@ -30,7 +31,6 @@ from parlour.infra.metrics import shared_between_workers
 from parlour.notifications.cli import mail_app
 from parlour.scoring import make_scorer
 from parlour.scoring.cli import classify, model_app
-from parlour.settings import Settings, load_settings
 from parlour.sites import service as sites
 from parlour.sites.schemas import ModerationMode, SiteCreate, SiteSettingsUpdate, SiteUpdate
 from parlour.transfer.cli import export, import_app, restore
@@ -49,7 +49,6 @@ app.add_typer(import_app, name="import")
 app.command("export")(export)
 app.command("restore")(restore)
 console = Console()
-errors = Console(stderr=True)
 PROGRESS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
@@ -60,26 +59,16 @@ PasswordEnv = Annotated[
 ]
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        errors.print(f"[red]Configuration error:[/red]\n{exc}")
-        raise typer.Exit(2) from exc
-
-
 @contextmanager
 def _database() -> Iterator[Database]:
     """The configured database for one command; bad input and domain errors become a message and an exit code."""
-    db = connect(_settings().database_url)
+    db = connect(settings_or_exit().database_url)
     try:
         yield db
     except ValidationError as exc:
-        errors.print(f"[red]Invalid input:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        fail("Invalid input", "\n" + describe(exc), code=2)
     except ParlourError as exc:
-        errors.print(f"[red]{exc.title}:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
+        fail(exc.title, exc.detail)
     finally:
         db.dispose()
 
@@ -102,7 +91,7 @@ def warn_about_set_aside_indexes(database_url: str) -> None:
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> None:
     """Serve Parlour (settings from PARLOUR_* variables and the TOML file named by PARLOUR_CONFIG)."""
-    settings = _settings()  # fail fast, in the parent, on a bad configuration
+    settings = settings_or_exit()  # fail fast, in the parent, on a bad configuration
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     warn_about_set_aside_indexes(settings.database_url)
     with shared_between_workers(workers):
@@ -135,7 +124,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
             "PARLOUR_PUBLIC_BASE_URL": base_url,
         }
     )
-    settings = _settings()
+    settings = settings_or_exit()
     migrate.upgrade(settings.database_url)
     db = connect(settings.database_url)
     with console.status("Seeding the demo discussion…"):
@@ -162,7 +151,7 @@ def backup(
     """Back up the database while Parlour runs: SQLite's online backup, or pg_dump's custom format."""
     from parlour.ops.backup import BackupError, backup_database, backup_path
 
-    database_url = _settings().database_url
+    database_url = settings_or_exit().database_url
     try:
         written = backup_database(database_url, backup_path(output, database_url))
     except BackupError as exc:
@@ -176,7 +165,7 @@ def model_rescore(site: Annotated[str, typer.Option(help="The site whose comment
     """Score a site's stored comments again after a model change; redo its Flagged queue. Statuses stay."""
     from parlour.moderation.rescore import count_to_rescore, rescore_site
 
-    settings = _settings()
+    settings = settings_or_exit()
     scorer = make_scorer(settings.scorer, settings.model_dir)
     with _database() as db, Progress(*PROGRESS, console=errors) as progress:
         task = progress.add_task("re-scoring", total=count_to_rescore(db=db, site_slug=site))
@@ -217,7 +206,7 @@ def model_calibrate(
     from parlour.moderation.decisions import calibrate_site, count_decisions
     from parlour.scoring.cli import calibration_table
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.scorer == "none":
         errors.print("[red]No model to calibrate:[/red] PARLOUR_SCORER is none.")
         raise typer.Exit(2)
@@ -244,7 +233,7 @@ def model_calibrate(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database schema up to REVISION (default: the newest)."""
-    settings = _settings()
+    settings = settings_or_exit()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"Database at revision {migrate.current(settings.database_url)}")
     if revision == "head":
@@ -256,7 +245,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Migrate the database schema down to REVISION ('base' empties it)."""
-    settings = _settings()
+    settings = settings_or_exit()
     migrate.downgrade(settings.database_url, revision)
     console.print(f"Database at revision {migrate.current(settings.database_url)}")
 
@@ -264,7 +253,7 @@ def db_downgrade(revision: str) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's schema revision."""
-    console.print(migrate.current(_settings().database_url) or "empty")
+    console.print(migrate.current(settings_or_exit().database_url) or "empty")
 
 
 @site_app.command("create")
@@ -321,8 +310,7 @@ def site_update(
     try:
         settings = SiteSettingsUpdate.model_validate(changes)
     except ValidationError as exc:
-        errors.print(f"[red]Invalid setting:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        fail("Invalid setting", "\n" + describe(exc), code=2)
     with _database() as db, db.write() as session:
         site = sites.get_site(session=session, slug=slug)
         data = SiteUpdate(name=name, allowed_origins=origin or None, settings=settings)
@@ -346,8 +334,7 @@ def _setting_pairs(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals or not name.strip():
-            errors.print(f"[red]--set wants NAME=VALUE, got {pair!r}[/red]")
-            raise typer.Exit(2)
+            fail("--set wants NAME=VALUE", f"got {pair!r}", code=2)
         try:
             parsed[name.strip()] = json.loads(value)
         except json.JSONDecodeError:

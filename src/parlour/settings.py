@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,6 +150,10 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+class ConfigurationError(Exception):
+    """The configuration file PARLOUR_CONFIG names cannot be used."""
+
+
 def _config_file_from_env() -> Path | None:
     import os
 
@@ -157,5 +162,18 @@ def _config_file_from_env() -> Path | None:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings once at start-up; callers pass the result down."""
+    """Read settings once at start-up; callers pass the result down.
+
+    A PARLOUR_CONFIG that names no readable TOML file stops here: running on without it would, for one, open a
+    stray SQLite file in the working directory instead of the configured database.
+    """
+    config_file = _config_file_from_env()
+    if config_file is not None:
+        try:
+            tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problem = f"PARLOUR_CONFIG names {config_file}, which cannot be read: {exc.strerror}"
+            raise ConfigurationError(problem) from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"{config_file} is not a valid TOML file: {exc}") from exc
     return Settings(**overrides)

@@ -201,3 +201,33 @@ def test_settings_from_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert settings.secret_key == SECRET
     assert settings.max_request_bytes == 8192  # the environment wins over the file
     assert settings.trusted_proxies == ["10.0.0.0/8"]
+
+
+def test_a_config_file_that_cannot_be_used_stops_the_command(
+    tmp_path: Path, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Running on without it would open a stray parlour.db in the working directory instead.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PARLOUR_DATABASE_URL")
+    broken = tmp_path / "broken.toml"
+    broken.write_text('database_url = "sqlite:///x.db\n')
+    for config, says in ((tmp_path / "parlour.tmol", "cannot be read"), (broken, "not a valid TOML file")):
+        result = runner.invoke(app, ["db", "upgrade"], env={"PARLOUR_CONFIG": str(config)})
+        assert result.exit_code == 2, result.output
+        assert "Configuration error" in result.output and says in result.output and str(config) in result.output
+    assert not (tmp_path / "parlour.db").exists()
+
+
+def test_errors_are_printed_as_written_and_name_the_setting(env: str) -> None:
+    run("db", "upgrade")
+    # Square brackets in a message are text, not markup; pydantic's links are left out.
+    result = runner.invoke(
+        app, ["site", "create", "--slug", "Bad_Slug[x]", "--name", "X", "--origin", "https://x.example"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "[a-z0-9]" in result.output and "slug" in result.output and "errors.pydantic.dev" not in result.output
+    result = runner.invoke(app, ["site", "create", "--slug", "ok", "--name", "X", "--origin", "https://x.example"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["site", "update", "ok", "--set", 'thresholds={"NOPE": 0.5}'])
+    assert result.exit_code == 2, result.output
+    assert "thresholds" in result.output and "unknown category 'NOPE'" in result.output

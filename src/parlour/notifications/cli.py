@@ -9,16 +9,15 @@ from email.utils import format_datetime, formataddr, make_msgid
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
+from parlour.cli_support import errors, settings_or_exit
 from parlour.clock import utcnow
 from parlour.notifications.smtp import send
-from parlour.settings import Settings, load_settings
+from parlour.settings import Settings
 
 mail_app = typer.Typer(help="E-mail notifications.", no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True)
 
 
 def sample_message(settings: Settings, to: str) -> EmailMessage:
@@ -48,11 +47,7 @@ def sample_message(settings: Settings, to: str) -> EmailMessage:
 @mail_app.command("test")
 def mail_test(address: Annotated[str, typer.Argument(help="Where to send the test e-mail.")]) -> None:
     """Send a test e-mail with the SMTP settings (PARLOUR_SMTP_*), at once, not through the outbox."""
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        errors.print(f"[red]Configuration error:[/red]\n{exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit()
     if not settings.smtp_host:
         errors.print("[red]No SMTP server:[/red] set PARLOUR_SMTP_HOST and PARLOUR_MAIL_FROM first.")
         raise typer.Exit(2)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from parlour.cli_support import errors
 from parlour.scoring.protocol import Scores
 from parlour.scoring.thresholds import verdict
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from parlour.moderation.decisions import SiteCalibration
 
 model_app = typer.Typer(help="The local moderation model: train it, evaluate it.", no_args_is_help=True)
-errors = Console(stderr=True)
 
 DataOption = Annotated[
     Path | None,

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from parlour.cli_support import errors, fail, settings_or_exit
 from parlour.db.engine import Database, connect
 from parlour.errors import ParlourError
-from parlour.settings import Settings, load_settings
+from parlour.settings import Settings
 from parlour.sites.service import get_site
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.export import export_site
@@ -31,7 +31,6 @@ from parlour.transfer.wordpress import WordPressReader
 _Connected = tuple[Database, Settings]
 import_app = typer.Typer(help="Import comments from Disqus, WordPress or Isso.", no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True)
 
 File = Annotated[Path, typer.Argument(help="The export file (Isso: its SQLite database).", exists=True, dir_okay=False)]
 SiteSlug = Annotated[str, typer.Option("--site", help="The site to import into (its slug).")]
@@ -92,20 +91,14 @@ def _bar(description: str) -> Iterator[_Bar]:
 @contextmanager
 def _database() -> Iterator[_Connected]:
     """The configured database; bad input, domain errors and malformed files become a message and an exit code."""
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        errors.print(f"[red]Configuration error:[/red]\n{exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit()
     db = connect(settings.database_url)
     try:
         yield db, settings
     except MalformedFile as exc:
-        errors.print(f"[red]Nothing imported:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        fail("Nothing imported", exc)
     except ParlourError as exc:
-        errors.print(f"[red]{exc.title}:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
+        fail(exc.title, exc.detail)
     finally:
         db.dispose()
 
@@ -264,14 +257,9 @@ def restore(
 def _restore_backup(file: Path, *, force: bool) -> None:
     from parlour.ops.backup import BackupError, restore_backup
 
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        errors.print(f"[red]Configuration error:[/red]\n{exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit()
     try:
         restore_backup(file, settings.database_url, force=force)
     except BackupError as exc:
-        errors.print(f"[red]Restore failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        fail("Restore failed", exc)
     console.print(f"Restored the database from the backup {file}")
