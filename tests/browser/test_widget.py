@@ -719,6 +719,25 @@ def test_no_serious_accessibility_violations(browser: Browser, server: Server, s
             assert run_axe(page) == [], (theme, dump(run_axe(page)))
 
 
+def test_wide_content_scrolls_in_its_own_box_on_a_phone(browser: Browser, server: Server) -> None:
+    code = "day        killed  injured  source          verified   " * 6
+    bodies = [f"Figures:\n\n```\n{code}\n```", "https://example.org/" + "a" * 300, "A" * 400, "Short and plain."]
+    for body in bodies:
+        data = {"site": "wtest", "url": story_url("wide"), "body": body, "author": {"name": "W" * 64}}
+        assert server.api.post("/api/v1/comments", json=data).status_code == 201
+    with reader(browser, server, viewport={"width": 375, "height": 900}) as r:
+        page = r.open_story("wide")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        widths = page.evaluate(
+            """() => [...document.getElementById('parlour-thread').shadowRoot.querySelectorAll('.c')]
+                     .map(c => c.getBoundingClientRect().right)"""
+        )
+        assert widths and max(widths) <= 375, widths
+        pre = page.locator(f"{W} .c-body pre").first
+        assert pre.evaluate("el => el.scrollWidth > el.clientWidth")  # the code scrolls inside its box
+        r.assert_quiet()
+
+
 @pytest.mark.parametrize(("width", "scheme"), [(375, "light"), (375, "dark"), (1280, "light"), (1280, "dark")])
 def test_layout_on_phones_and_desktops(browser: Browser, server: Server, width: int, scheme: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
