@@ -18,6 +18,9 @@ class StoryChanged:
     site_id: int
     story_id: int
     story_url: str
+    # The comment whose text or status changed (edited, deleted, moderated): open pages update it wherever it is
+    # shown, also beyond the first page they refresh. None for changes to counts or to the story itself.
+    comment_id: int | None = None
 
 
 @dataclass(frozen=True)

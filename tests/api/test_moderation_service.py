@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from parlour import events
 from parlour.accounts.access import Staff
 from parlour.accounts.users import create_user
 from parlour.db.engine import Database
@@ -102,7 +103,9 @@ def test_rejecting_a_published_comment_leaves_a_tombstone_that_keeps_replies(
 ) -> None:
     parent = post(client, "Orcs, all of them.")["id"]
     reply = post(client, "That is dehumanising.", parent_id=parent)["id"]
-    act(db, client, actions.reject, staff=moderator, comment_id=parent, reason="Dehumanising language")
+    outcome = act(db, client, actions.reject, staff=moderator, comment_id=parent, reason="Dehumanising language")
+    # Open pages hear which comment changed, to take it down wherever they show it.
+    assert [e.comment_id for e in outcome.events if isinstance(e, events.StoryChanged)] == [parent]
     shown = thread(client)["comments"]
     assert [c["id"] for c in shown] == [parent]
     assert shown[0]["status"] == "removed" and shown[0]["html"] == ""

@@ -496,6 +496,7 @@ def test_comments_held_for_review_show_to_their_author_only(browser: Browser, se
         page.get_by_role("button", name="Post comment").click()
         mine = page.locator(f"{W} .c").first
         expect(mine.locator(".badge")).to_have_text("Awaiting review")
+        expect(mine.locator(".act--react")).to_have_count(0)  # nothing to like before it is published
         expect(page.locator(f"{W} [role=status]")).to_contain_text("awaiting review")
         expect(page.locator(f"{W} .p-count")).to_have_text("0 comments")
         author.reload()  # fetched again with the edit token kept in localStorage
@@ -506,6 +507,81 @@ def test_comments_held_for_review_show_to_their_author_only(browser: Browser, se
         assert seen.locator(f"{W} .c").count() == 0
         author.assert_quiet()
         other.assert_quiet()
+
+
+def test_open_pages_follow_edits_and_takedowns_wherever_the_comment_is(browser: Browser, server: Server) -> None:
+    posted = [server.post("takedown", f"Comment number {n}.") for n in range(25)]
+    first, last = posted[0], posted[-1]  # in the default sort, "oldest": the first page and the second
+    token = {"X-Parlour-Edit-Token": last["edit_token"]}
+    with reader(browser, server) as r:
+        page = r.open_story("takedown")
+        page.get_by_role("button", name="Load more comments").click()
+        expect(page.locator(f"{W} #comment-{last['id']}")).to_be_visible()
+        page.wait_for_timeout(500)  # the stream subscribed
+        edited = server.api.patch(f"/api/v1/comments/{last['id']}", json={"body": "Edited later."}, headers=token)
+        assert edited.status_code == 200, edited.text
+        expect(page.locator(f"{W} #comment-{last['id']} .c-body")).to_have_text("Edited later.", timeout=10000)
+        for gone in (last, first):
+            headers = {"X-Parlour-Edit-Token": gone["edit_token"]}
+            assert server.api.delete(f"/api/v1/comments/{gone['id']}", headers=headers).status_code < 300
+            expect(page.locator(f"{W} #comment-{gone['id']}")).to_have_count(0, timeout=10000)
+        expect(page.locator(f"{W} .p-count")).to_have_text("23 comments", timeout=10000)
+        r.assert_quiet(404)  # how the page learns that a comment is gone
+
+
+def test_a_reload_just_after_posting_shows_the_new_comment(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        # The demo page is served by Parlour itself: no request interception, so the browser's HTTP cache is on,
+        # and it keeps the thread for a few seconds.
+        page = r.open_demo()
+        before = int(page.locator(f"{W} .p-count").inner_text().split()[0])
+        page.get_by_label("What is your opinion?").fill("My own fresh comment, then a reload.")
+        page.get_by_label("Name").fill("Fresh")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .p-count")).to_have_text(f"{before + 1} comments")
+        r.reload()
+        expect(page.locator(f"{W} .p-count")).to_have_text(f"{before + 1} comments")
+        r.assert_quiet()
+
+
+def test_the_last_sort_chosen_wins_whatever_answers_first(browser: Browser, server: Server) -> None:
+    for n in range(3):
+        server.post("sort-race", f"Number {n}.")
+    with reader(browser, server) as r:
+        # The newest-first page answers late: chosen first, it must not overwrite the oldest-first one after it.
+        r.page.add_init_script(
+            """(() => { const fetch0 = window.fetch;
+                window.fetch = (url, init) => String(url).includes("sort=newest")
+                  ? new Promise((ok) => setTimeout(() => ok(fetch0(url, init)), 1500)) : fetch0(url, init); })()"""
+        )
+        page = r.open_story("sort-race")
+        page.get_by_role("button", name="Newest").click()
+        page.get_by_role("button", name="Oldest").click()
+        page.wait_for_timeout(2500)
+        expect(page.get_by_role("button", name="Oldest")).to_have_attribute("aria-pressed", "true")
+        assert page.locator(f"{W} .c-body").all_inner_texts() == ["Number 0.", "Number 1.", "Number 2."]
+        r.assert_quiet()
+
+
+def test_try_again_after_a_failed_first_load_starts_live_updates(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        failures = {"left": 1}
+
+        def fail_once(route: Route) -> None:
+            if failures["left"]:
+                failures["left"] -= 1
+                route.fulfill(status=503, content_type="application/json", body='{"detail": "Try later."}')
+            else:
+                route.continue_()
+
+        r.page.route("**/api/v1/threads?*", fail_once)
+        page = r.open_story("retry-live", wait=False)
+        page.get_by_role("button", name="Try again").click()
+        r.wait_ready()
+        page.wait_for_timeout(500)  # the stream subscribed
+        server.post("retry-live", "Posted after the retry.")
+        expect(page.locator(f"{W} .p-new")).to_have_text("1 new comment — show", timeout=10000)
+        r.assert_quiet(503)
 
 
 def test_closed_story_shows_a_notice_and_no_compose_box(browser: Browser, server: Server) -> None:

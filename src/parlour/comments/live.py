@@ -35,7 +35,10 @@ def connect(bus: EventBus, broker: Broker) -> None:
             broker.publish(channel_for(event.site_id, event.story_url), message | {"story_id": event.story_id})
 
     def on_changed(event: StoryChanged) -> None:
-        broker.publish(channel_for(event.site_id, event.story_url), {"type": "changed", "story_id": event.story_id})
+        message: dict[str, Any] = {"type": "changed", "story_id": event.story_id}
+        if event.comment_id is not None:
+            message["comment_id"] = event.comment_id
+        broker.publish(channel_for(event.site_id, event.story_url), message)
         broker.publish(CHANGES_CHANNEL, {"type": "changed", "story_id": event.story_id})
 
     bus.subscribe(CommentPosted, on_posted)

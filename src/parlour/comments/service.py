@@ -220,7 +220,10 @@ def edit_comment(
         story_id, story_url = story_keys(session, comment.story_id)[1:]
     return WriteResult(
         result,
-        [events.CommentEdited(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
+        [
+            events.CommentEdited(site.id, story_id, comment_id),
+            events.StoryChanged(site.id, story_id, story_url, comment_id),
+        ],
     )
 
 
@@ -240,7 +243,10 @@ def delete_comment(*, db: Database, comment_id: int, token: str | None, reader: 
         story_id, story_url = story_keys(session, comment.story_id)[1:]
     return WriteResult(
         None,
-        [events.CommentDeleted(site.id, story_id, comment_id), events.StoryChanged(site.id, story_id, story_url)],
+        [
+            events.CommentDeleted(site.id, story_id, comment_id),
+            events.StoryChanged(site.id, story_id, story_url, comment_id),
+        ],
     )
 
 

@@ -348,7 +348,7 @@ def _record(
 def _comment_events(session: Session, comment: Comment, staff: Staff, action: str, reason: str = "") -> list[Any]:
     site_id, story_id, story_url = story_keys(session, comment.story_id)
     moderated = events.CommentModerated(site_id, story_id, comment.id, action, comment.status.value, staff.id, reason)
-    return [moderated, events.StoryChanged(site_id, story_id, story_url)]
+    return [moderated, events.StoryChanged(site_id, story_id, story_url, comment.id)]
 
 
 def _author_state(author: Author) -> dict[str, Any]:

@@ -251,6 +251,7 @@
       this.sort = options.sort;
       this.cursor = null;
       this.backoff = 0;
+      this.loads = 0; // thread loads started: only the latest one's answer is drawn
       this.root = host.shadowRoot || host.attachShadow({ mode: "open" });
       this.root.replaceChildren();
     }
@@ -322,7 +323,9 @@
     // until then) and the reader's session follow into the drawn thread: neither may delay the first comment.
     async start() {
       const { o } = this;
-      const first = this.fetchPage(null).catch((error) => error); // the critical path: asked for before anything else
+      // The critical path: asked for before anything else. Just after this reader posted here, past the few seconds
+      // the browser may keep the thread, so that a reload shows their comment.
+      const first = this.fetchPage(null, this.postedHereLately() ? "no-cache" : undefined).catch((error) => error)
       const config = this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({}));
       if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
       const link = h("link", { rel: "stylesheet", href: ASSETS + "widget.css" });
@@ -358,10 +361,22 @@
       await Promise.all([this.loadOwnPending(), followers]);
       if (this.dead) return;
       this.frame.dataset.state = "ready";
+      this.began();
+    }
+
+    // What starts once the thread is shown for the first time, after start() or after "Try again".
+    began() {
+      if (this.started) return;
+      this.started = true;
       this.followHash();
       window.addEventListener("hashchange", () => this.followHash(), { signal: this.abort.signal });
       this.ticker = setInterval(() => this.tick(), 60000);
       this.connect();
+    }
+
+    postedHereLately() {
+      const lately = Date.now() - 60000;
+      return Object.values(this.owned()).some((v) => v.url === this.o.url && v.p > lately);
     }
 
     applyTheme() {
@@ -439,16 +454,20 @@
     }
 
     async reload() {
+      const load = ++this.loads; // a sort chosen while an earlier one is loading wins, whatever answers first
       this.frame.dataset.state = "loading";
       this.showSkeleton();
       this.foot.replaceChildren();
       try {
         const page = await this.fetchPage(null, "no-cache");
+        if (load !== this.loads) return;
         this.showPage(page, true);
         await this.loadOwnPending();
+        if (load !== this.loads) return;
         this.frame.dataset.state = "ready";
+        this.began();
       } catch (error) {
-        if (error.name !== "AbortError") this.showLoadError(error);
+        if (error.name !== "AbortError" && load === this.loads) this.showLoadError(error);
       }
     }
 
@@ -744,8 +763,8 @@
         icon(HEART),
         h("span", { class: "act-count", text: c.reaction_count ? t.number(c.reaction_count) : "" }),
       );
-      entry.reactButton = react;
-      bar.append(react);
+      entry.reactButton = c.status === "approved" ? react : null; // nothing to like before it is published
+      if (entry.reactButton) bar.append(react);
       if (c.status === "approved" && !this.closed) {
         bar.append(this.action(t("action.reply"), (button) => this.openReply(entry, button)));
       }
@@ -1449,7 +1468,8 @@
         }, 0);
       }
       const c = { ...created.comment, status: created.status, replies: [], more_replies: null };
-      this.remember(created.id, { t: created.edit_token, u: c.editable_until, url: this.o.url, s: created.status });
+      const posted = { t: created.edit_token, u: c.editable_until, url: this.o.url, s: created.status, p: Date.now() };
+      this.remember(created.id, posted);
       if (!this.story) this.story = { id: null };
       const entry = this.add(c, f.parent || null, "start");
       if (created.status === "approved") this.setCount(this.total + 1);
@@ -1776,7 +1796,14 @@
         this.dropped = false;
       });
       source.addEventListener("comment", (event) => this.onComment(event));
-      source.addEventListener("changed", () => {
+      source.addEventListener("changed", (event) => {
+        let data = {};
+        try {
+          data = JSON.parse(event.data);
+        } catch (_) {
+          // an old server's event: the refresh below is all there is
+        }
+        if (data.comment_id && this.byId.has(data.comment_id)) this.recheck(data.comment_id);
         clearTimeout(this.refreshTimer);
         this.refreshTimer = this.later(() => this.refresh(), 1500);
       });
@@ -1836,6 +1863,23 @@
         first.node.scrollIntoView({ block: "nearest", behavior: reducedMotion() ? "auto" : "smooth" });
         first.node.focus({ preventScroll: true });
       }
+    }
+
+    // A comment on screen was edited, deleted or moderated: wherever it is shown (a later page, a branch opened
+    // with "more replies"), show it as it is now, or take it away when readers may no longer see it.
+    async recheck(id) {
+      const own = this.own(id);
+      const headers = own ? { "X-Parlour-Edit-Token": own.t } : undefined;
+      let found;
+      try {
+        found = await this.api("GET", "/comments/" + id, { cache: "no-cache", headers });
+      } catch (error) {
+        const entry = this.byId.get(id);
+        if (error.status === 404 && entry && !entry.editForm) this.removeEntry(entry);
+        return;
+      }
+      const entry = this.byId.get(id);
+      if (entry) this.update(entry, found.comment);
     }
 
     // After an edit, deletion or reaction elsewhere: update the comments on screen in place, never reorder.
