@@ -206,9 +206,12 @@ def test_post_a_comment_and_a_reply_keeping_the_draft(browser: Browser, server: 
         page.get_by_label("Name").fill("Ada")
         page.get_by_label("Email (optional, never shown)").fill("not-an-email")
         page.get_by_role("button", name="Post comment").click()
-        expect(page.locator(f"{W} .f-field .f-error:visible")).to_contain_text("valid email address")
+        # In the reader's words, once next to the field; the form's alert points at it.
+        expect(page.locator(f"{W} .f-field .f-error:visible")).to_have_text(
+            "Enter a valid e-mail address, or leave this field empty."
+        )
         expect(page.get_by_label("Email (optional, never shown)")).to_have_attribute("aria-invalid", "true")
-        expect(page.locator(f"{W} .f-alert")).to_have_text("Invalid value for: author.email")
+        expect(page.locator(f"{W} .f-alert")).to_have_text("Please correct the marked field.")
         expect(body).to_have_value("Thank you for *this* report.\nSecond line.")  # never lose the draft
         page.get_by_label("Email (optional, never shown)").fill("")
         page.get_by_role("button", name="Post comment").click()
@@ -257,6 +260,7 @@ def test_a_failed_post_keeps_the_draft_and_retries_with_the_same_key(browser: Br
         page.get_by_label("Name").fill("Eve")
         page.get_by_role("button", name="Post comment").click()
         expect(page.locator(f"{W} .f-alert")).to_contain_text("could not be reached")
+        expect(page.locator(f"{W} .f-alert")).to_contain_text("your text is kept")
         expect(page.get_by_label("What is your opinion?")).to_have_value("Posted once, whatever the network does.")
         page.get_by_role("button", name="Post comment").click()
         expect(page.locator(f"{W} .c-body")).to_have_text("Posted once, whatever the network does.")
@@ -265,6 +269,31 @@ def test_a_failed_post_keeps_the_draft_and_retries_with_the_same_key(browser: Br
             server.api.get("/api/v1/threads", params={"site": "wtest", "url": story_url("retry")}).json()["total"] == 1
         )
         r.assert_quiet("net::ERR_CONNECTION_RESET")
+
+
+def test_a_message_about_one_field_is_said_once_next_to_it(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        page = r.open_demo()  # the demo site refuses an author's repeated text, as new sites do
+        text = "I said this already, on the demo."
+        page.get_by_label("What is your opinion?").fill(text)
+        page.get_by_label("Name").fill("Rep")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} [role=status]")).to_contain_text("posted")
+        page.get_by_label("What is your opinion?").fill(text)
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .f-error:visible")).to_have_text("You have posted this comment already.")
+        expect(page.locator(f"{W} .f-alert")).to_have_text("")
+        r.assert_quiet(409)
+
+
+def test_a_failed_first_load_says_why_in_the_readers_words(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        r.page.route("**/api/v1/threads?*", lambda route: route.abort("connectionrefused"))
+        page = r.open_story("offline", wait=False, lang="de")
+        alert = page.locator(f"{W} .p-error")
+        expect(alert).to_contain_text("Der Kommentar-Server ist nicht erreichbar.")
+        expect(page.locator(f"{W} .p-count")).to_have_text("Kommentare")  # not "0 Kommentare"
+        r.assert_quiet("net::ERR_CONNECTION_REFUSED")
 
 
 def test_the_nudge_shows_the_words_and_lets_the_writer_choose(browser: Browser, server: Server) -> None:

@@ -299,7 +299,7 @@
         response = await fetch(url, init);
       } catch (error) {
         if (error.name === "AbortError" || leaving) throw Object.assign(new Error("aborted"), { name: "AbortError" });
-        throw new ApiError(0, this.t ? this.t("error.network") : "Network error");
+        throw new ApiError(0, this.t ? this.t("error.offline") : "Network error");
       }
       if (response.status === 204) return null;
       let data = null;
@@ -437,11 +437,14 @@
       const { t } = this;
       this.frame.dataset.state = "error";
       this.list.removeAttribute("aria-busy");
+      this.countHeading.textContent = t("header.title"); // not "0 comments": nobody knows yet
+      // The first request may fail before the catalog is here: its message is said again in the reader's language.
+      const why = error.status === 0 ? t("error.offline") : error.message;
       this.list.replaceChildren(
         h(
           "div",
           { class: "p-error", role: "alert" },
-          h("p", { text: t("error.load") + " " + error.message }),
+          h("p", { text: t("error.load") + " " + why }),
           h("button", { type: "button", class: "btn", text: t("error.retry"), onclick: () => this.reload() }),
         ),
       );
@@ -1217,15 +1220,20 @@
       };
       f.fail = (error) => {
         let focus = null;
+        let said = false; // the form's message is already next to a field ("You have posted this comment already.")
         for (const { field, message } of error.errors || []) {
           if (field === "body") {
             showError(bodyError, textarea, message);
             focus = focus || textarea;
+            said = said || message === error.message;
           } else if (f.identity && f.identity.fieldError(field, message)) {
             focus = focus || f.identity.input(field);
           }
         }
-        formError.textContent = error.message;
+        // Said once, next to its field; the server's summary ("Invalid value for: author.email") is for developers.
+        // Offline, the reader also learns that the text is safe.
+        const summary = focus ? (said ? "" : t("error.fields")) : error.status === 0 ? t("error.network") : error.message;
+        formError.textContent = summary;
         if (focus) focus.focus();
       };
       f.cancel = () => {
@@ -1370,7 +1378,7 @@
         fieldError(field, message) {
           if (!field.startsWith("author")) return false;
           open(false);
-          if (field === "author.email") set(email, emailErr, message);
+          if (field === "author.email") set(email, emailErr, t("error.email")); // the server's words are for developers
           else set(name, nameErr, message);
           return true;
         },
