@@ -128,6 +128,8 @@ def test_pages_of_a_long_queue(world: World, hal: Browser) -> None:
     assert items(second.text) == ids[25:]
     fragment = hal.get("/admin/queues/pending?offset=25&fragment=items")
     assert fragment.text.lstrip().startswith('<ol id="items"') and items(fragment.text) == ids[25:]
+    beyond = hal.get("/admin/queues/pending?offset=999").text  # a link kept after the queue emptied
+    assert items(beyond) == [] and "Past the last of 27" in beyond and "1000–999" not in beyond
 
 
 def test_the_comment_page_has_everything_needed_to_decide(world: World, ann: Browser) -> None:

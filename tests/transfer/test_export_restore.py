@@ -221,6 +221,7 @@ def test_the_commands_export_and_restore(
         restored = runner.invoke(app, ["restore", str(out)], env=env | {"PARLOUR_DATABASE_URL": url})
         assert restored.exit_code == 0, restored.output
         assert "Restored site courier" in restored.output and "New API key (shown once): pk_" in restored.output
+        assert " stories" in restored.output and "storys" not in restored.output
         assert "set it (`parlour site update" in restored.output
         target = connect(url)
         try:

@@ -239,7 +239,7 @@ def restore(
         raise typer.Exit(2)
     with _database() as (db, _settings), _bar("Restoring") as bar:
         result = restore_export(db=db, path=file, progress=bar)
-    counts = ", ".join(f"{n:,} {kind}s" for kind, n in result.counts.items())
+    counts = ", ".join(f"{n:,} {_plural(kind, n)}" for kind, n in result.counts.items())
     console.print(f"Restored site [bold]{result.site_slug}[/bold]: {counts}")
     console.print(f"New API key (shown once): {result.api_key}")
     if result.webhooks_rekeyed:
@@ -263,3 +263,9 @@ def _restore_backup(file: Path, *, force: bool) -> None:
     except BackupError as exc:
         fail("Restore failed", exc)
     console.print(f"Restored the database from the backup {file}")
+
+
+def _plural(kind: str, count: int) -> str:
+    if count == 1:
+        return kind
+    return kind[:-1] + "ies" if kind.endswith("y") and kind[-2:-1] not in "aeiou" else kind + "s"
