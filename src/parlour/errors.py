@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 PROBLEM_TYPE = "https://parlour.dev/problems/"
+# What FastAPI raises (HTTP 400) when a JSON body cannot be decoded for a reason other than its syntax.
+FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"
 log = logging.getLogger(__name__)
 
 
@@ -224,6 +226,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
+            # FastAPI's answer when decoding the body fails other than as JSON syntax: bytes that are not UTF-8,
+            # or nesting too deep for the parser. Said as the other malformed bodies are.
+            detail = "The body is not valid UTF-8 JSON (undecodable bytes, or nested too deeply)."
+            errors = [{"field": "body", "message": detail}]
+            return problem_response(400, "Malformed JSON", detail, slug="malformed-json", errors=errors)
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         response = problem_response(exc.status_code, title, str(exc.detail), slug=title.lower().replace(" ", "-"))
         if exc.headers:

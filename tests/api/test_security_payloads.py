@@ -652,6 +652,17 @@ def test_jsontestsuite_documents_are_refused_and_write_nothing(api: TestClient, 
     assert not failures, report(failures, "JSON documents not refused cleanly")
 
 
+def test_bodies_that_cannot_be_decoded_are_malformed_json(api: TestClient, db: Database, site: object) -> None:
+    undecodable = json.dumps(comment_payload("@@")).encode().replace(b"@@", b"\xff\xfe")
+    too_deep = b"[" * 5000 + b"]" * 5000
+    for content in (undecodable, too_deep):
+        response = api.post(f"{API}/comments", content=content, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].endswith("/malformed-json"), response.text
+        assert response.json()["errors"][0]["field"] == "body"
+    assert count_rows(db) == {"comments": 0, "authors": 0, "stories": 0}
+
+
 def has_nul_or_surrogate(value: str) -> bool:
     return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
 

@@ -592,6 +592,22 @@ def test_the_last_sort_chosen_wins_whatever_answers_first(browser: Browser, serv
         r.assert_quiet()
 
 
+def test_a_name_typed_before_the_sites_config_arrives_is_kept(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as r:
+        r.page.add_init_script(
+            """(() => { const fetch0 = window.fetch;
+                window.fetch = (url, init) => String(url).includes("/config?")
+                  ? new Promise((ok) => setTimeout(() => ok(fetch0(url, init)), 1500)) : fetch0(url, init); })()"""
+        )
+        page = r.open_story("config-late", wait=False)
+        page.get_by_label("What is your opinion?").fill("Typed at once.")
+        page.get_by_label("Name").fill("Quick Typist")
+        assert page.locator("#parlour-thread .parlour[data-state=ready]").count() == 0  # the config is not here yet
+        r.wait_ready()  # "ready" waits for the config
+        expect(page.get_by_label("Name")).to_have_value("Quick Typist")
+        r.assert_quiet()
+
+
 def test_try_again_after_a_failed_first_load_starts_live_updates(browser: Browser, server: Server) -> None:
     with reader(browser, server) as r:
         failures = {"left": 1}
@@ -840,6 +856,23 @@ def test_wide_content_scrolls_in_its_own_box_on_a_phone(browser: Browser, server
         assert widths and max(widths) <= 375, widths
         pre = page.locator(f"{W} .c-body pre").first
         assert pre.evaluate("el => el.scrollWidth > el.clientWidth")  # the code scrolls inside its box
+        r.assert_quiet()
+
+
+def test_right_to_left_comments_run_right_to_left(browser: Browser, server: Server) -> None:
+    server.post("rtl", "مرحبا بالجميع، هذا تعليق باللغة العربية.", name="سارة")
+    server.post("rtl", "A comment in English.", name="Sam")
+    with reader(browser, server) as r:
+        page = r.open_story("rtl")
+        shown = page.locator(f"{W} .c-body, {W} .c-author").evaluate_all(
+            "els => Object.fromEntries(els.map(e => [e.textContent.trim(), getComputedStyle(e).direction]))"
+        )
+        assert shown == {
+            "مرحبا بالجميع، هذا تعليق باللغة العربية.": "rtl",
+            "سارة": "rtl",
+            "A comment in English.": "ltr",
+            "Sam": "ltr",
+        }, shown
         r.assert_quiet()
 
 

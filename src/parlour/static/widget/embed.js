@@ -16,7 +16,7 @@
   const ASSETS = (/^https?:\/\//.test(PLACED) ? PLACED : new URL(".", SRC).href).replace(/\/?$/, "/");
   const LANGS = ["en", "de"];
   const SORTS = ["top", "newest", "oldest"];
-  const DEFAULTS = { max_body_chars: 5000, max_name_chars: 64, edit_window_seconds: 900, max_depth: 8 };
+  const DEFAULTS = { max_body_chars: 5000, max_name_chars: 64, edit_window_seconds: 900, max_depth: 8, sign_in_required: false };
   const PAGE = 20;
   const MAX_TIMER = 2147483647;
   const instances = new WeakMap();
@@ -627,7 +627,7 @@
       const { c, node } = entry;
       const { t } = this;
       const head = this.gone(c) ? this.tombstone(entry) : this.header(entry);
-      const body = h("div", { class: "c-body" });
+      const body = h("div", { class: "c-body", dir: "auto" }); // Arabic or Hebrew text runs right to left
       if (!this.gone(c)) setHtml(body, c.html);
       const actions = this.gone(c) ? h("div", { class: "c-actions", hidden: true }) : this.actionBar(entry);
       if (entry.head) {
@@ -668,13 +668,14 @@
         ? h("a", {
             class: "c-author",
             id: entry.authorId,
+            dir: "auto",
             href: website,
             rel: "nofollow ugc noopener",
             target: "_blank",
             "aria-label": t("comment.website", { name }),
             text: name,
           })
-        : h("span", { class: "c-author", id: entry.authorId, text: name });
+        : h("span", { class: "c-author", id: entry.authorId, dir: "auto", text: name });
       const seed = c.author && c.author.avatar_seed;
       const picture = this.o.avatars === "pictures" && c.author && c.author.avatar && safeWebsite(c.author.avatar);
       const avatar = picture
@@ -935,7 +936,8 @@
         if (f.mode === "new" && !this.o.prompt) f.label.textContent = this.config.prompt || this.t("compose.prompt");
         f.count();
       }
-      if (before.sign_in_required !== this.config.sign_in_required) this.redrawIdentities();
+      // Only a real change redraws the name fields: a redraw loses what the reader has typed in them.
+      if (Boolean(before.sign_in_required) !== Boolean(this.config.sign_in_required)) this.redrawIdentities();
       for (const name of this.root.querySelectorAll('input[name="name"]')) {
         name.maxLength = this.config.max_name_chars; // not redrawn: the reader may have started typing
       }
