@@ -394,7 +394,11 @@ def user_update(
 
 
 def _password(password_env: str | None) -> str:
-    return os.environ.get(password_env, "") if password_env else _new_password()
+    if not password_env:
+        return _new_password()
+    if password_env not in os.environ:
+        fail("No password", f"the environment variable {password_env} is not set", code=2)
+    return os.environ[password_env]
 
 
 def _new_password() -> str:

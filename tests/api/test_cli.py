@@ -131,6 +131,8 @@ def test_changing_staff_refuses_bad_input_clearly(moderator: str) -> None:
         app, ["user", "set-password", "--email", "mo@news.example", "--password-env", "P"], env={"P": "short"}
     )
     assert short.exit_code == 1 and "password" in short.output.lower()
+    unset = runner.invoke(app, ["user", "set-password", "--email", "mo@news.example", "--password-env", "UNSET_P"])
+    assert unset.exit_code == 2 and "UNSET_P is not set" in unset.output
     both = runner.invoke(app, ["user", "update", "--email", "mo@news.example", "--site", "a", "--all-sites"])
     assert both.exit_code != 0
     no_site = runner.invoke(app, ["user", "update", "--email", "mo@news.example", "--site", "nope"])

@@ -105,7 +105,11 @@ def check_well_formed(path: Path) -> None:
         line, column = exc.position
         raise MalformedFile(f"{path.name} is not well-formed XML at line {line}, column {column}: {exc}") from exc
     except DefusedXmlException as exc:
-        raise MalformedFile(f"{path.name} declares XML entities, which are refused: {exc}") from exc
+        # Where expat stopped: the declaration (expat counts columns from 0).
+        line, column = parser.parser.CurrentLineNumber, parser.parser.CurrentColumnNumber + 1
+        what = f"the XML entity {exc.name!r}" if getattr(exc, "name", None) else "an XML entity or external reference"
+        problem = f"declares {what} at line {line}, column {column}"
+        raise MalformedFile(f"{path.name} {problem}: entities are refused, they can expand without limit") from exc
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise MalformedFile(f"{path.name} is a damaged gzip file: {exc}") from exc
 
