@@ -1815,7 +1815,8 @@
         }
         if (data.comment_id && this.byId.has(data.comment_id)) this.recheck(data.comment_id);
         clearTimeout(this.refreshTimer);
-        this.refreshTimer = this.later(() => this.refresh(), 1500);
+        // Every open page of the story hears the same event: spread their reads over a few seconds.
+        this.refreshTimer = this.later(() => this.refresh(), 1500 + Math.random() * 3000);
       });
       source.addEventListener("error", () => {
         this.dropped = true;
