@@ -19,6 +19,7 @@ from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.threads import ThreadReader
 from parlour.dashboard import live as dashboard_live
 from parlour.db.engine import Database, connect
+from parlour.db.rate_counts import DatabaseRateLimiter
 from parlour.db.tables import Site
 from parlour.embedding.assets import WidgetAssets
 from parlour.events import CommentPosted, EventBus, SiteChanged, StoryChanged
@@ -53,6 +54,7 @@ def create_app(
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     metrics = Metrics.from_env()
     db = connect(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    limiter = make_rate_limiter(settings.redis_url)
     state = AppState(
         settings=settings,
         db=db,
@@ -70,7 +72,8 @@ def create_app(
         broker=make_broker(settings.redis_url),
         widget=WidgetAssets(PACKAGE / "static" / "widget", settings.public_base_url),
         metrics=metrics,
-        limiter=make_rate_limiter(settings.redis_url),
+        limiter=limiter,
+        signin_limiter=limiter if settings.redis_url else DatabaseRateLimiter(db),
         webhooks=webhooks.make_dispatcher(settings, db=db, policy=webhook_policy),
     )
     live.connect(state.bus, state.broker)

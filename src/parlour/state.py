@@ -34,6 +34,8 @@ class AppState:
     widget: WidgetAssets
     metrics: Metrics
     limiter: RateLimiter
+    # Failed staff sign-ins: shared by every worker, through Redis when configured, else through the database.
+    signin_limiter: RateLimiter
     webhooks: Dispatcher
 
 

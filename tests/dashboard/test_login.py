@@ -158,6 +158,18 @@ def test_failed_sign_ins_are_throttled_per_account(world: World) -> None:
     assert world.browser("bob@courier.example").sign_in().status_code == 303
 
 
+def test_every_worker_counts_the_same_failures_without_redis(world: World, settings: Settings) -> None:
+    # A second app on the same database stands for a second worker process: without Redis, failures are
+    # counted in the database, so two workers together still allow five.
+    second = create_app(settings)
+    with TestClient(second, base_url=BASE) as other_worker:
+        for worker in (world.browser("ann@courier.example"), Browser(other_worker, "ann@courier.example")) * 2:
+            assert worker.sign_in("wrong password, again").status_code == 401
+        assert world.browser("ann@courier.example").sign_in("wrong password, again").status_code == 401
+        assert Browser(other_worker, "ann@courier.example").sign_in().status_code == 429
+        assert world.browser("ann@courier.example").sign_in().status_code == 429
+
+
 def test_failed_sign_ins_are_throttled_per_network(world: World) -> None:
     for n in range(20):
         response = world.browser(f"guess{n}@example.org").sign_in("wrong password, again")

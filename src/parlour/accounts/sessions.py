@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from parlour.accounts.access import Staff
 from parlour.accounts.passwords import hash_password, verify_password
 from parlour.clock import utcnow
+from parlour.db.engine import Database
 from parlour.db.tables import StaffSession, StaffUser
 from parlour.errors import RateLimited, Unauthorized
 from parlour.infra.ratelimit import RateLimiter
@@ -47,25 +49,43 @@ def normal_email(email: str) -> str:
 
 
 def log_in(
-    *, session: Session, email: str, password: str, network: str, limiter: RateLimiter, old_token: str | None = None
+    *,
+    db: Database,
+    email: str,
+    password: str,
+    network: str,
+    limiter: RateLimiter,
+    old_token: str | None = None,
+    admit: Callable[[Staff], None] = lambda _staff: None,
 ) -> NewSession:
-    """Check the password under throttling; on success replace any old session with a new one."""
+    """Check the password under throttling; on success replace any old session with a new one.
+
+    The failures are counted after the write transaction has rolled back, so that a limiter that itself writes
+    to the database (DatabaseRateLimiter, shared by every worker without Redis) is never inside it. `admit`
+    refuses staff who may not sign in here; the new session is then rolled back.
+    """
     email = normal_email(email)
     account_key, network_key = f"login:account:{email}", f"login:network:{network}"
     for key, limit in ((account_key, ACCOUNT_FAILURES), (network_key, NETWORK_FAILURES)):
         decision = limiter.peek(key, limit=limit, window_seconds=FAILURE_WINDOW_SECONDS)
         if not decision.allowed:
             raise RateLimited("Too many failed sign-ins; try again later.", retry_after=decision.retry_after_seconds)
-    user = session.scalar(select(StaffUser).where(StaffUser.email == email))
-    valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
-    if user is None or not valid or not user.active:
+    try:
+        with db.write() as session:
+            user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+            valid = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+            if user is None or not valid or not user.active:
+                raise Unauthorized("The e-mail address or password is wrong.")
+            if old_token:
+                log_out(session=session, token=old_token)
+            new = _start_session(session, user)
+            admit(new.signed_in.staff)
+    except Unauthorized:
         limiter.hit(account_key, limit=ACCOUNT_FAILURES, window_seconds=FAILURE_WINDOW_SECONDS)
         limiter.hit(network_key, limit=NETWORK_FAILURES, window_seconds=FAILURE_WINDOW_SECONDS)
-        raise Unauthorized("The e-mail address or password is wrong.")
+        raise
     limiter.reset(account_key)
-    if old_token:
-        log_out(session=session, token=old_token)
-    return _start_session(session, user)
+    return new
 
 
 def signed_in(*, session: Session, token: str | None) -> SignedIn | None:

@@ -49,15 +49,14 @@ def login(request: Request, state: State, form: SameOriginForm) -> Response:
         # Nothing is checked or counted: the form was not ours (login CSRF) or is older than its cookie.
         return _form(request, state, target=target, error=EXPIRED, email=email, status=Forbidden.status)
     try:
-        with state.db.write() as session:
-            new = dashboard.sign_in(
-                session=session,
-                email=email,
-                password=password,
-                network=network_of(request, state),
-                limiter=state.limiter,
-                old_token=session_token(request, state.settings),
-            )
+        new = dashboard.sign_in(
+            db=state.db,
+            email=email,
+            password=password,
+            network=network_of(request, state),
+            limiter=state.signin_limiter,
+            old_token=session_token(request, state.settings),
+        )
     except (Unauthorized, RateLimited, Forbidden) as exc:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if isinstance(exc, RateLimited) else {}
         token = request.cookies.get(login_cookie_name(state.settings), "")

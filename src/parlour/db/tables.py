@@ -315,6 +315,16 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime]
 
 
+class RateCount(Base):
+    """A rate limit shared by every worker through the database, for counts too rare to need Redis (failed
+    sign-ins): the key's theoretical arrival time of GCRA, in microseconds of the wall clock."""
+
+    __tablename__ = "rate_counts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tat: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ModerationAction(Base):
     """The audit log: one row per action by a moderator or by the system, with the status before and after."""
 

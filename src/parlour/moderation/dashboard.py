@@ -157,15 +157,18 @@ class ClaimResult:
 
 
 def sign_in(
-    *, session: Session, email: str, password: str, network: str, limiter: RateLimiter, old_token: str | None
+    *, db: Database, email: str, password: str, network: str, limiter: RateLimiter, old_token: str | None
 ) -> sessions.NewSession:
     """A throttled sign-in that only moderators and admins pass; nothing is stored for anyone else."""
-    new = sessions.log_in(
-        session=session, email=email, password=password, network=network, limiter=limiter, old_token=old_token
+    return sessions.log_in(
+        db=db,
+        email=email,
+        password=password,
+        network=network,
+        limiter=limiter,
+        old_token=old_token,
+        admit=require_dashboard,
     )
-    # Raised inside the caller's write transaction, so the session just created is rolled back.
-    require_dashboard(new.signed_in.staff)
-    return new
 
 
 def scope_for(*, session: Session, staff: Staff, site: str | None = None) -> Scope:
