@@ -59,6 +59,9 @@ def test_renders_the_sample_discussion_under_the_article(browser: Browser, serve
         expect(page.locator(f"{W} .p-sort-btn[aria-pressed=true]")).to_have_text("Top")
         assert page.locator(f"{W} .p-list > .c").count() == 12
         assert page.locator(f"{W} .c .c").count() > 10  # replies nested inside their parents
+        # A screen reader hears each comment as "Comment by <name>".
+        first_name = page.locator(f"{W} .p-list > .c .c-author").first.inner_text()
+        expect(page.get_by_role("article", name=f"Comment by {first_name}").first).to_be_visible()
         # Open every "more replies" branch: then the whole discussion is on screen.
         for _ in range(10):
             more = page.locator(f"{W} .c-more:not([disabled])")

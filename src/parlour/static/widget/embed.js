@@ -646,8 +646,8 @@
         node.removeAttribute("aria-labelledby");
         node.setAttribute("aria-label", t("comment.goneLabel"));
       } else {
-        node.removeAttribute("aria-label");
-        node.setAttribute("aria-labelledby", entry.authorId);
+        node.removeAttribute("aria-labelledby");
+        node.setAttribute("aria-label", t("comment.label", { name: this.nameOf(c) })); // "Comment by Ann", not "Ann"
       }
       entry.replies.setAttribute("aria-label", t("thread.replies", { name: this.nameOf(c) }));
     }
