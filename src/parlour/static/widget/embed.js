@@ -325,7 +325,7 @@
       const { o } = this;
       // The critical path: asked for before anything else. Just after this reader posted here, past the few seconds
       // the browser may keep the thread, so that a reload shows their comment.
-      const first = this.fetchPage(null, this.postedHereLately() ? "no-cache" : undefined).catch((error) => error)
+      const first = this.fetchPage(null, this.postedHereLately() ? "no-cache" : undefined).catch((error) => error);
       const config = this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({}));
       if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
       const link = h("link", { rel: "stylesheet", href: ASSETS + "widget.css" });
