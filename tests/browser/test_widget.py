@@ -454,6 +454,10 @@ def test_report_dialog_traps_focus_and_sends_the_report(browser: Browser, server
         report.click()
         dialog.get_by_role("button", name="Send report").click()
         expect(dialog.get_by_role("alert")).to_have_text("Choose a reason.")
+        # The choices carry the error, so a screen reader says it with them.
+        expect(dialog.get_by_role("group", name="What is wrong with it?")).to_have_accessible_description(
+            "Choose a reason."
+        )
         for _ in range(12):  # Tab and Shift+Tab stay inside the modal
             page.keyboard.press("Tab")
             assert r.active()["inDialog"]

@@ -97,6 +97,11 @@ class ScoreBar:
     width: int  # of 100 pixels
     over: bool  # at or over one of the thresholds in the reasons
 
+    @property
+    def shown(self) -> str:
+        """Two decimals, cut rather than rounded: 0.449 beside a 0.45 threshold reads 0.44, not a puzzling 0.45."""
+        return f"{math.floor(self.value * 100) / 100:.2f}"
+
 
 def score_bars(scores: Mapping[str, Any], reasons: Iterable[str]) -> list[ScoreBar]:
     """The model's categories, highest first, as bars of 0 to 100 pixels."""

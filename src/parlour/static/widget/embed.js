@@ -1641,13 +1641,15 @@
       );
       const messageId = this.id("msg");
       const message = h("textarea", { id: messageId, rows: "3", maxlength: "1000" });
-      const error = h("p", { class: "f-alert", role: "alert" });
+      const errorId = this.id("report-err");
+      const error = h("p", { class: "f-alert", role: "alert", id: errorId });
       const cancel = h("button", { type: "button", class: "btn btn--ghost", text: t("compose.cancel") });
       const send = h("button", { type: "submit", class: "btn btn--primary", text: t("report.submit") });
+      const choices = h("fieldset", { class: "d-reasons" }, h("legend", { text: t("report.legend") }), ...reasons);
       const form = h(
         "form",
         { class: "d-form", novalidate: true },
-        h("fieldset", { class: "d-reasons" }, h("legend", { text: t("report.legend") }), ...reasons),
+        choices,
         h("label", { class: "f-label", for: messageId, text: t("report.message") }),
         message,
         error,
@@ -1668,8 +1670,12 @@
         const chosen = form.querySelector("input[type=radio]:checked");
         if (!chosen) {
           error.textContent = t("report.choose");
+          choices.setAttribute("aria-describedby", errorId); // read out with the choices it is about
+          choices.setAttribute("aria-invalid", "true");
           return reasons[0].firstChild.focus();
         }
+        choices.removeAttribute("aria-describedby");
+        choices.removeAttribute("aria-invalid");
         send.disabled = true;
         try {
           const body = { reason: chosen.value };
