@@ -190,9 +190,13 @@ def test_nginx_config_in_front_of_two_instances(process_db: DatabaseUnderTest, t
         # Both instances serve: nginx spreads the reads over the upstream pair.
         for _ in range(6):
             assert public.get("/api/v1/threads", params={"site": "courier", "url": STORY}).status_code == 200
+        # Perspective clients send the site's API key in the query string: it must not reach the log.
+        secret = "pk_" + "s3cret" * 6
+        public.post("/v1alpha1/comments:analyze", params={"key": secret}, json={"comment": {"text": "hi"}})
         stack.close()  # stops nginx, so its access log is complete
         access_log = (folder / "access.log").read_text()
         assert request_id in access_log
+        assert "/v1alpha1/comments:analyze" in access_log and secret not in access_log and "key=" not in access_log
         assert {f"127.0.0.1:{port}" for port in upstreams} <= set(re.findall(r"127\.0\.0\.1:\d+", access_log))
 
     site_id, keys = reader_keys(process_db)
