@@ -185,12 +185,22 @@ def model_decisions(
     from parlour.moderation.decisions import site_decisions
     from parlour.scoring.sources import decisions_header
 
-    with _database() as db, output.open("w", encoding="utf-8") if output else nullcontext(sys.stdout) as out:
-        out.write(json.dumps(decisions_header(site)) + "\n")
-        written = 0
-        for decision in site_decisions(db=db, site_slug=site):
-            out.write(json.dumps(decision.as_line(), ensure_ascii=False) + "\n")
-            written += 1
+    if output and not output.parent.is_dir():
+        fail("Nothing exported", f"{output.parent} is not a folder", code=2)
+    # Into a file beside the output, renamed at the end: an unknown site or a failure leaves an earlier export whole.
+    partial = output.with_name(f".{output.name}.partial") if output else None
+    try:
+        with _database() as db, partial.open("w", encoding="utf-8") if partial else nullcontext(sys.stdout) as out:
+            out.write(json.dumps(decisions_header(site)) + "\n")
+            written = 0
+            for decision in site_decisions(db=db, site_slug=site):
+                out.write(json.dumps(decision.as_line(), ensure_ascii=False) + "\n")
+                written += 1
+        if partial and output:
+            partial.replace(output)
+    finally:
+        if partial:
+            partial.unlink(missing_ok=True)
     errors.print(f"Exported {written:,} decisions of {site}.")
 
 

@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.markup import escape
 
@@ -35,5 +36,5 @@ def settings_or_exit() -> Settings:
         return load_settings()
     except ValidationError as exc:
         fail("Configuration error", "\n" + describe(exc), code=2)
-    except ConfigurationError as exc:
+    except (ConfigurationError, SettingsError) as exc:
         fail("Configuration error", exc, code=2)

@@ -111,3 +111,5 @@ def test_parlour_backup_writes_a_file_and_reports_it(populated: DatabaseUnderTes
     again = CliRunner().invoke(app, ["backup", "--output", str(written)], env=env)
     assert again.exit_code == 1
     assert "already exists" in again.output
+    nowhere = CliRunner().invoke(app, ["backup", "--output", str(tmp_path / "missing" / "x.db")], env=env)
+    assert nowhere.exit_code == 1 and "is not a folder" in nowhere.output

@@ -218,6 +218,9 @@ def test_a_config_file_that_cannot_be_used_stops_the_command(
         assert result.exit_code == 2, result.output
         assert "Configuration error" in result.output and says in result.output and str(config) in result.output
     assert not (tmp_path / "parlour.db").exists()
+    # A setting the environment gives in the wrong shape (a list wants JSON) is a configuration error too.
+    bad = runner.invoke(app, ["db", "current"], env={"PARLOUR_TRUSTED_PROXIES": "127.0.0.1/32"})
+    assert bad.exit_code == 2 and "Configuration error" in bad.output and "trusted_proxies" in bad.output
 
 
 def test_errors_are_printed_as_written_and_name_the_setting(env: str) -> None:

@@ -129,6 +129,13 @@ def test_the_commands_export_for_training_and_show_the_table(
     assert result.exit_code == 0, result.output
     header, *lines = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
     assert header == {"format": "parlour-decisions", "version": 1, "site": "courier"} and len(lines) == 15
+    before = out.read_bytes()
+    # An unknown site, or a folder that is not there, leaves the earlier export whole: no traceback, no empty file.
+    unknown_site = runner.invoke(app, ["model", "decisions", "--site", "nosuch", "--output", str(out)], env=env)
+    assert unknown_site.exit_code == 1 and "nosuch" in unknown_site.output
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["decisions.jsonl"]
+    nowhere = runner.invoke(app, ["model", "decisions", "--site", "courier", "--output", str(tmp_path / "no" / "x")])
+    assert nowhere.exit_code == 2 and "is not a folder" in nowhere.output
     layout, examples = read_source(out, limit=None, seed=1)
     # 13 approvals and insults; spam names no category and is not a toxicity example.
     assert layout == "parlour decisions" and len(examples) == 14

@@ -41,6 +41,8 @@ def backup_database(database_url: str, output: Path) -> Path:
     """Write a consistent copy of the database to `output` (readable by its owner only) and return its path."""
     if output.exists():
         raise BackupError(f"{output} already exists; name a new file or a folder.")
+    if not output.parent.is_dir():
+        raise BackupError(f"{output.parent} is not a folder; create it first.")
     partial = output.with_name(f".{output.name}.partial")
     # Created private up front: a backup holds every commenter's e-mail address.
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
