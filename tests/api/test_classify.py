@@ -75,6 +75,37 @@ def test_classify_file_reports_bad_lines_and_fails_at_the_end(tmp_path: Path) ->
     assert "line 1:" not in result.stderr and "line 8:" not in result.stderr
 
 
+def test_classify_file_lines_end_at_newlines_only(tmp_path: Path) -> None:
+    path = tmp_path / "separators.jsonl"
+    texts = ["one\u2028line", "next\x85line", "plain"]
+    records = [json.dumps({"id": n, "text": t}, ensure_ascii=False) for n, t in enumerate(texts)]
+    path.write_text("\ufeff" + "\r\n".join(records) + "\r\n", "utf-8")  # a BOM and Windows line ends too
+    result = runner.invoke(classify_app, [str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [0, 1, 2]
+
+
+def test_classify_refuses_ids_that_would_not_come_back_as_json(tmp_path: Path) -> None:
+    lines = [
+        '{"id": 1e400, "text": "a"}',
+        '{"id": NaN, "text": "b"}',
+        '{"id": -Infinity, "text": "c"}',
+        '{"id": 2.5, "text": "d"}',
+    ]
+    result = runner.invoke(classify_app, [], input="\n".join(lines) + "\n")
+    assert result.exit_code == 1
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [2.5]  # every line out is JSON
+    for number in (1, 2, 3):
+        assert f"line {number}:" in result.stderr
+
+
+def test_classify_a_file_that_is_not_utf8_is_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(json.dumps({"id": 1, "text": "caf\u00e9"}, ensure_ascii=False).encode("latin-1") + b"\n")
+    result = runner.invoke(classify_app, [str(path)])
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.stderr and result.stdout == ""
+
+
 def test_classify_missing_file_is_an_error(tmp_path: Path) -> None:
     result = runner.invoke(classify_app, [str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2

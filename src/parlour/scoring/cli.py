@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -131,15 +132,22 @@ class BadLine(ValueError):
     """One input line that is not a JSON object with an "id" and a string "text"."""
 
 
+def _not_json(constant: str) -> None:
+    raise BadLine(f"not JSON ({constant} is not a JSON value)")
+
+
 def parse_line(line: str) -> tuple[Any, str]:
     try:
-        record = json.loads(line)
+        # NaN, Infinity and numbers past a float's range (1e400) would come back out as invalid JSON.
+        record = json.loads(line.removeprefix("\ufeff"), parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise BadLine(f"not JSON ({exc.msg} at column {exc.colno})") from exc
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
     if "id" not in record:
         raise BadLine('no "id"')
+    if isinstance(record["id"], float) and not math.isfinite(record["id"]):
+        raise BadLine('"id" is a number too large for JSON tools to read back')
     text = record.get("text")
     if not isinstance(text, str):
         raise BadLine('"text" is missing or not a string')
@@ -201,7 +209,13 @@ def classify(
         if not file.is_file():
             errors.print(f"No such file: {file}", markup=False)
             raise typer.Exit(2)
-        records = list(_records(file.read_text("utf-8").splitlines()))
+        try:
+            text = file.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.print(f"{file} is not UTF-8 text (byte {exc.start}): nothing scored", markup=False, soft_wrap=True)
+            raise typer.Exit(2) from exc
+        # Lines end at \n only, as JSON Lines says: str.splitlines() also splits at U+2028 inside a text.
+        records = list(_records(text.split("\n")))
         columns = (TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=errors, transient=True) as progress:
             task = progress.add_task("classify", total=len(records))
