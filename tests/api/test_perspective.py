@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -67,6 +68,26 @@ def test_the_key_may_come_as_google_api_key_header(client: TestClient, site: Sit
     body = {"comment": {"text": "Thanks for the report."}, "requestedAttributes": {"TOXICITY": {}}}
     response = analyze(client, body, None, headers={"X-Goog-Api-Key": site.api_key})
     assert response.status_code == 200, response.text
+
+
+def test_null_fields_mean_their_defaults_and_escaped_text_is_measured_decoded(
+    client: TestClient, site: SiteInfo
+) -> None:
+    # Google's JSON mapping reads an explicit null as the default; clients write it for unset optional fields.
+    body = {
+        "comment": {"text": "Thanks for the report.", "type": None},
+        "requestedAttributes": {"TOXICITY": None, "INSULT": {"scoreThreshold": None}},
+        "languages": None,
+        "spanAnnotations": None,
+        "clientToken": None,
+    }
+    response = analyze(client, body, site.api_key)
+    assert response.status_code == 200, response.text
+    assert set(response.json()["attributeScores"]) == {"TOXICITY", "INSULT"}
+    # 20,000 bytes of text, which json.dumps escapes to 60,000 bytes of body: the limit is on the text.
+    long = {"comment": {"text": "é" * 10_000}, "requestedAttributes": {"TOXICITY": {}}}
+    escaped = client.post(ANALYZE, params={"key": site.api_key}, content=json.dumps(long).encode())
+    assert escaped.status_code == 200, escaped.text
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from parlour.scoring.protocol import Scorer, Scores
 from parlour.scoring.thresholds import CATEGORIES
@@ -42,6 +42,12 @@ class _Lenient(BaseModel):
     # Perspective accepts fields this server does not use (sessionId, communityId, context…): ignore, not refuse.
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        # Google's JSON mapping reads an explicit null as the field's default value.
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
 
 class TextEntry(_Lenient):
     text: str
@@ -56,6 +62,12 @@ class AttributeParameters(_Lenient):
 class AnalyzeRequest(_Lenient):
     comment: TextEntry
     requested_attributes: dict[str, AttributeParameters] = Field(alias="requestedAttributes")
+
+    @field_validator("requested_attributes", mode="before")
+    @classmethod
+    def _null_parameters_are_defaults(cls, value: Any) -> Any:
+        return {k: ({} if v is None else v) for k, v in value.items()} if isinstance(value, dict) else value
+
     languages: list[str] = Field(default_factory=list)
     span_annotations: bool = Field(False, alias="spanAnnotations")
     do_not_store: bool = Field(False, alias="doNotStore")  # Parlour stores nothing from this endpoint anyway
@@ -73,8 +85,8 @@ class Analysis:
 
 def parse(body: bytes) -> AnalyzeRequest:
     """The request, or the error Perspective would give for it."""
-    if len(body) > MAX_TEXT_BYTES * 2:
-        raise invalid(f"Comment text too long: at most {MAX_TEXT_BYTES} bytes.")
+    # The text's length is checked once decoded: a client that escapes "é" as \u00e9 sends six bytes for two.
+    # The request body as a whole is bounded before it is read (max_request_bytes).
     try:
         request = AnalyzeRequest.model_validate_json(body)
     except ValidationError as exc:
