@@ -112,6 +112,8 @@ def create_app(
         lifespan=lifespan,
         docs_url="/api/docs",
         redoc_url=None,
+        # Starlette's trailing-slash redirect builds its Location from the Host header; links never do here.
+        redirect_slashes=False,
     )
     app.state.parlour = state
     errors.install(app)

@@ -229,6 +229,7 @@ ROUTES: list[Route] = [
         Route("GET", path, endpoint, tags=["dashboard"], response_class=HTMLResponse)
         for path, endpoint in (
             (ADMIN, dashboard_queues.dashboard_home),
+            (f"{ADMIN}/", dashboard_queues.dashboard_home),  # typed by hand; without the Host-built redirect
             (f"{ADMIN}/login", dashboard_login.login_page),
             (f"{ADMIN}/queues/{{queue}}", dashboard_queues.queue_page),
             (f"{ADMIN}/counts", dashboard_queues.counts),

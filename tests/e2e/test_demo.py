@@ -79,5 +79,13 @@ def test_pages_take_no_links_from_the_host_header(tmp_path: object) -> None:
     app = create_app(make_settings(f"sqlite:///{tmp_path}/x.db"))
     with TestClient(app) as client:
         page = client.get("/", headers={"Host": "evil.example"})
+        # No redirect is built from the Host header either (Starlette's trailing-slash redirect did).
+        slashed = [
+            client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+            for path in ("/api/v1/threads/?site=x", "/metrics/", "/admin/", "/demo/")
+        ]
     assert page.status_code == 200
     assert "evil.example" not in page.text
+    for answer in slashed:
+        assert "evil.example" not in answer.headers.get("location", ""), (answer.url, answer.headers)
+    assert slashed[2].status_code == 303 and slashed[2].headers["location"] == "/admin/queues/pending"
