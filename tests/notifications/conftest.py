@@ -33,6 +33,7 @@ class Mailbox:
     """What the SMTP server received; `refuse` makes it answer 451 (try later) to that many messages."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # as they came over the wire
     recipients: list[list[str]] = field(default_factory=list)
     refuse: int = 0
 
@@ -43,6 +44,7 @@ class Mailbox:
         parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.raw.append(envelope.original_content)
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
 

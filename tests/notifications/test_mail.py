@@ -114,6 +114,8 @@ class TestDoubleOptIn:
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         unsubscribe = message["List-Unsubscribe"]
         assert unsubscribe.startswith(f"<{BASE}/mail/unsubscribe?t=") and unsubscribe.endswith(">")
+        # On the wire the header is the literal <URL> (RFC 8058), not encoded words that clients would ignore.
+        assert f"\r\nList-Unsubscribe: {unsubscribe}\r\n".encode() in mailbox.raw[0], mailbox.raw[0][:600]
         assert message.is_multipart() and message.get_content_type() == "multipart/alternative"
         text, markup = parts(message)
         assert "Nothing is sent until you confirm" in text and "Nothing is sent until you confirm" in markup

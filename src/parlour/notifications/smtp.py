@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import email.generator
+import email.policy
+import io
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import aiosmtplib
 
@@ -16,6 +20,18 @@ class SendResult:
     ok: bool
     permanent: bool = False  # the server refused this message for good (5xx): retrying would not help
     error: str = ""
+
+
+# Folded only past RFC 5322's hard limit: an unstructured header longer than 78 characters with no space to fold
+# at (List-Unsubscribe's one-click URL) would otherwise go out as encoded words, which RFC 8058 clients ignore.
+_WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as sent: CRLF line ends, headers folded only where they must be."""
+    out = io.BytesIO()
+    email.generator.BytesGenerator(out, policy=_WIRE).flatten(message)
+    return out.getvalue()
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -39,7 +55,8 @@ async def send(message: EmailMessage, settings: Settings) -> SendResult:
     )
     try:
         async with client:
-            await client.send_message(message)
+            sender, recipients = parseaddr(str(message["From"]))[1], [parseaddr(str(message["To"]))[1]]
+            await client.sendmail(sender, recipients, wire_bytes(message))
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [error.code for error in exc.recipients]
         return SendResult(False, permanent=all(500 <= c < 600 for c in codes), error=f"recipient refused: {codes}")
