@@ -259,6 +259,11 @@ class TestNotifications:
         assert "Off topic <i>sorry</i>, see https[:]//rules[.]example/faq" in text
         assert "<i>" not in markup and "rules.example" not in markup
         links(rejected)
+        # Taken down after it was published: said as a removal, not as "not published".
+        moderate(client, db, actions.reject, staff=moderator, comment_id=held, reason="Personal attack")
+        removed = mailbox.wait(4)[3]
+        assert removed["Subject"] == "Your comment was removed"
+        assert "A moderator removed your comment" in parts(removed)[0]
 
     def test_signed_in_reader_opts_in_from_the_profile(
         self, client: TestClient, db: Database, mailbox: Mailbox

@@ -90,7 +90,7 @@ def _letter(
     else:
         section = _section(session, base, row.kind, row.payload)
         sections = [section] if section else []
-        subject = SUBJECTS.get(row.kind, "") or _reply_subject(session, row.payload)
+        subject = _subject(session, row.kind, row.payload)
     if not sections:
         return None
     return Letter(subject, "Hello,", sections, why, (unsubscribe_label, unsubscribe), manage)
@@ -124,8 +124,21 @@ def _section(session: Session, base: str, kind: str, payload: dict[str, Any]) ->
         reason = str(payload.get("reason") or "").strip()
         if reason:
             quotes.append(Quote("The moderators' reason:", defang(" ".join(reason.split()))))
-        return Section(f"A moderator did not publish your comment on {about}.", tuple(quotes))
+        done = "removed" if comment.status is CommentStatus.REMOVED else "did not publish"
+        return Section(f"A moderator {done} your comment on {about}.", tuple(quotes))
     return None
+
+
+def _subject(session: Session, kind: str, payload: dict[str, Any]) -> str:
+    if kind == "rejected" and _was_published(session, payload):
+        return "Your comment was removed"
+    return SUBJECTS.get(kind, "") or _reply_subject(session, payload)
+
+
+def _was_published(session: Session, payload: dict[str, Any]) -> bool:
+    """Removed after it was published, rather than held and never published (rejected)."""
+    comment = session.get(Comment, int(payload.get("comment_id", 0)))
+    return comment is not None and comment.status is CommentStatus.REMOVED
 
 
 def _reply_subject(session: Session, payload: dict[str, Any]) -> str:

@@ -323,9 +323,9 @@
     // until then) and the reader's session follow into the drawn thread: neither may delay the first comment.
     async start() {
       const { o } = this;
-      // The critical path: asked for before anything else. Just after this reader posted here, past the few seconds
-      // the browser may keep the thread, so that a reload shows their comment.
-      const first = this.fetchPage(null, this.postedHereLately() ? "no-cache" : undefined).catch((error) => error);
+      // The critical path: asked for before anything else. Just after this reader posted or deleted here, past the
+      // few seconds the browser may keep the thread, so that a reload shows what they did.
+      const first = this.fetchPage(null, this.changedHereLately() ? "no-cache" : undefined).catch((error) => error);
       const config = this.api("GET", "/config", { query: { site: o.site } }).catch(() => ({}));
       if (o.sso && !sessions.has(o.site)) exchange(o.site, o.sso);
       const link = h("link", { rel: "stylesheet", href: ASSETS + "widget.css" });
@@ -374,9 +374,11 @@
       this.connect();
     }
 
-    postedHereLately() {
+    // This reader posted here, or deleted their comments, within the minute: the browser's copy is out of date.
+    changedHereLately() {
       const lately = Date.now() - 60000;
-      return Object.values(this.owned()).some((v) => v.url === this.o.url && v.p > lately);
+      const posted = Object.values(this.owned()).some((v) => v.url === this.o.url && v.p > lately);
+      return posted || store.get("changed:" + this.o.site, 0) > lately;
     }
 
     applyTheme() {
@@ -1026,6 +1028,7 @@
           }
           if (path === "/reader") this.sessionLost();
           dialog.close();
+          store.set("changed:" + this.o.site, Date.now()); // the thread drawn next is read from the server
           render(this.host, { ...this.o });
         });
         return button;
