@@ -97,6 +97,33 @@ def test_sign_in_required_asks_the_host_page_then_posts(browser: Browser, server
         r.assert_quiet()
 
 
+def test_after_sign_out_the_next_user_of_the_browser_cannot_edit_the_readers_comments(
+    browser: Browser, server: Server
+) -> None:
+    with reader(browser, server) as r:
+        page = r.open_story("sso-shared", site="wsso", sso=mint(site="wsso", sub="alice", name="Alice Shared"))
+        page.get_by_label("What is your opinion?").fill("Posted while signed in.")
+        page.get_by_role("button", name="Post comment").click()
+        mine = page.locator(f"{W} .p-list > .c").first
+        expect(mine.get_by_role("button", name="Edit")).to_be_visible()
+        # Signed in, the session proves authorship: edits go through without an edit token in the browser.
+        assert "edit" not in page.evaluate("() => JSON.stringify(localStorage)").lower().replace("editable", "")
+        assert '"t":' not in page.evaluate("() => localStorage.getItem('parlour:own:wsso') || ''")
+        mine.get_by_role("button", name="Edit").click()
+        page.locator(f"{W} .f--edit textarea").fill("Edited while signed in.")
+        page.locator(f"{W} .f--edit").get_by_role("button", name="Save").click()
+        expect(mine.locator(".c-body")).to_have_text("Edited while signed in.")
+        page.evaluate("() => Parlour.logout()")
+        expect(mine.get_by_role("button", name="Edit")).to_have_count(0)
+        expect(mine.get_by_role("button", name="Delete")).to_have_count(0)
+        # The next person signs in on the same browser: still nothing to edit of Alice's.
+        page.evaluate("(token) => Parlour.login(token)", mint(site="wsso", sub="bob", name="Bob Next"))
+        expect(page.locator(f"{W} form.f--new .f-as")).to_contain_text("Bob Next")
+        expect(mine.get_by_role("button", name="Edit")).to_have_count(0)
+        assert page.evaluate("() => localStorage.getItem('parlour:own:wsso')") in (None, "{}")
+        r.assert_quiet()
+
+
 def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Server) -> None:
     forged = mint(site="wsso", key="not-the-site-secret-" + "x" * 20)
     with reader(browser, server) as r:

@@ -912,7 +912,9 @@
     }
 
     signedIn(session) {
+      const signedOut = this.session && !session;
       this.session = session;
+      if (signedOut) this.forgetAccountComments();
       this.redrawIdentities();
     }
 
@@ -1058,6 +1060,28 @@
       return this.owned()[id];
     }
 
+    // How this reader proves a comment is theirs: its edit token, or, for one posted signed in, the session.
+    proof(id) {
+      const own = this.own(id);
+      return own && own.t ? { headers: { "X-Parlour-Edit-Token": own.t } } : { auth: true };
+    }
+
+    // On a shared computer the next reader must not edit or delete what a signed-in reader posted: comments
+    // posted signed in are remembered without a token, and forgotten at sign-out.
+    forgetAccountComments() {
+      const all = this.owned();
+      let changed = false;
+      for (const [id, value] of Object.entries(all)) {
+        if (value.a) {
+          delete all[id];
+          changed = true;
+          const entry = this.byId.get(Number(id));
+          if (entry) this.later(() => this.fillMain(entry), 0);
+        }
+      }
+      if (changed) store.set("own:" + this.o.site, all);
+    }
+
     remember(id, data) {
       const all = this.owned();
       const cutoff = Date.now() - 30 * 86400000; // forget tokens a month after their window closed
@@ -1074,7 +1098,7 @@
         mine.map(async ([id, value]) => {
           if (this.byId.has(Number(id))) return;
           try {
-            const found = await this.api("GET", "/comments/" + id, { headers: { "X-Parlour-Edit-Token": value.t } });
+            const found = await this.api("GET", "/comments/" + id, this.proof(id));
             if (found.comment.status === "pending") this.insertChain(found.ancestors, found.comment);
             else this.remember(id, { s: found.comment.status });
           } catch (error) {
@@ -1481,7 +1505,9 @@
         }, 0);
       }
       const c = { ...created.comment, status: created.status, replies: [], more_replies: null };
-      const posted = { t: created.edit_token, u: c.editable_until, url: this.o.url, s: created.status, p: Date.now() };
+      const posted = { u: c.editable_until, url: this.o.url, s: created.status, p: Date.now() };
+      // Signed in, the session proves authorship: no token is kept for the next user of this browser to find.
+      Object.assign(posted, this.session ? { a: 1 } : { t: created.edit_token });
       this.remember(created.id, posted);
       if (!this.story) this.story = { id: null };
       const entry = this.add(c, f.parent || null, "start");
@@ -1516,7 +1542,7 @@
       if (!own) return;
       let source;
       try {
-        const found = await this.api("GET", "/comments/" + entry.c.id, { headers: { "X-Parlour-Edit-Token": own.t } });
+        const found = await this.api("GET", "/comments/" + entry.c.id, this.proof(entry.c.id));
         source = found.comment.body;
       } catch (error) {
         if (error.name !== "AbortError") this.flash(opener, error.message);
@@ -1546,11 +1572,7 @@
     }
 
     async saveEdit(entry, body, f) {
-      const own = this.own(entry.c.id);
-      const updated = await this.api("PATCH", "/comments/" + entry.c.id, {
-        body: { body },
-        headers: { "X-Parlour-Edit-Token": own.t },
-      });
+      const updated = await this.api("PATCH", "/comments/" + entry.c.id, { body: { body }, ...this.proof(entry.c.id) });
       this.remember(entry.c.id, { u: updated.editable_until, s: updated.status });
       Object.assign(entry.c, updated, { replies: [], more_replies: entry.c.more_replies });
       this.fillMain(entry);
@@ -1576,7 +1598,7 @@
         event.preventDefault();
         confirm.disabled = true;
         try {
-          await this.api("DELETE", "/comments/" + entry.c.id, { headers: { "X-Parlour-Edit-Token": this.own(entry.c.id).t } });
+          await this.api("DELETE", "/comments/" + entry.c.id, this.proof(entry.c.id));
         } catch (err) {
           confirm.disabled = false;
           error.textContent = err.message;
@@ -1759,9 +1781,7 @@
       let entry = this.byId.get(id);
       if (!entry) {
         try {
-          const own = this.own(id);
-          const headers = own ? { "X-Parlour-Edit-Token": own.t } : {};
-          const found = await this.api("GET", "/comments/" + id, { headers });
+          const found = await this.api("GET", "/comments/" + id, this.proof(id));
           if (!this.story || (this.story.id && found.story.id !== this.story.id)) return; // another article's
           this.story = { ...found.story, ...this.story, id: found.story.id };
           entry = this.insertChain(found.ancestors, found.comment);
@@ -1888,11 +1908,9 @@
     // A comment on screen was edited, deleted or moderated: wherever it is shown (a later page, a branch opened
     // with "more replies"), show it as it is now, or take it away when readers may no longer see it.
     async recheck(id) {
-      const own = this.own(id);
-      const headers = own ? { "X-Parlour-Edit-Token": own.t } : undefined;
       let found;
       try {
-        found = await this.api("GET", "/comments/" + id, { cache: "no-cache", headers });
+        found = await this.api("GET", "/comments/" + id, { cache: "no-cache", ...this.proof(id) });
       } catch (error) {
         const entry = this.byId.get(id);
         if (error.status === 404 && entry && !entry.editForm) this.removeEntry(entry);
