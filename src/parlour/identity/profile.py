@@ -103,11 +103,22 @@ def my_comments(*, session: Session, reader: Reader, url: str | None, cursor: in
     )
 
 
+# Columns of the site export left out of a reader's own: network hashes that people behind one address share,
+# the hash that checks an edit token, the duplicate detector's hash and which moderator is looking at a comment.
+NOT_THE_READERS = frozenset(
+    {"reader_key", "last_reader_key", "edit_token_hash", "body_hash", "claimed_by", "claimed_until"}
+)
+
+
+def _readers_own(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name not in NOT_THE_READERS}
+
+
 def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
     """Everything Parlour keeps about the reader on this site, as one JSON document (GDPR art. 15 and 20).
 
-    Rows are written by the site export's serialisers, so the reader gets every column the operator's export
-    has for their author row and comments (the same names, times in UTC, enums as values). Reactions and
+    Rows are written by the site export's serialisers (the same names, times in UTC, enums as values), less the
+    internal columns of NOT_THE_READERS; the model's scores and the moderation reasons stay. Reactions and
     reports are not in it: they are stored by network (reader_key), which people behind one address share, so
     none can be told to be this reader's.
     """
@@ -124,7 +135,7 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
     return {
         "site": site.slug,
         "exported_at": utcnow().isoformat(),
-        "reader": serialise.author_dict(author),
+        "reader": _readers_own(serialise.author_dict(author)),
         "notifications": {
             "email": prefs.email,
             "confirmed": prefs.confirmed,
@@ -132,7 +143,7 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
             **prefs.categories,
         },
         "comments": [
-            serialise.comment_dict(comment) | {"story_url": story.url, "story_title": story.title}
+            _readers_own(serialise.comment_dict(comment)) | {"story_url": story.url, "story_title": story.title}
             for comment, story in rows
         ],
     }
