@@ -124,6 +124,29 @@ def test_after_sign_out_the_next_user_of_the_browser_cannot_edit_the_readers_com
         r.assert_quiet()
 
 
+def test_a_signed_in_reader_owns_their_comments_on_another_device(browser: Browser, server: Server) -> None:
+    with reader(browser, server) as phone:
+        page = phone.open_story("sso-devices", site="wsso", sso=mint(site="wsso", sub="carol", name="Carol Two"))
+        page.get_by_label("What is your opinion?").fill("Written on my phone.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .p-list > .c .c-body").first).to_have_text("Written on my phone.")
+        phone.assert_quiet()
+    server.post("sso-devices", "Someone else's comment.", "Dan")
+    with reader(browser, server) as laptop:  # a new browser: nothing of Carol's in its storage
+        page = laptop.open_story("sso-devices", site="wsso", sso=mint(site="wsso", sub="carol", name="Carol Two"))
+        written = page.locator(f"{W} .c").filter(has_text="Written on my phone.")
+        mine = page.locator(f"{W} #{written.get_attribute('id')}")
+        expect(mine.get_by_role("button", name="Edit")).to_be_visible()
+        expect(mine.get_by_role("button", name="Report")).to_have_count(0)
+        other = page.locator(f"{W} .c").filter(has_text="Someone else's comment.")
+        expect(other.get_by_role("button", name="Edit")).to_have_count(0)
+        mine.get_by_role("button", name="Edit").click()
+        page.locator(f"{W} .f--edit textarea").fill("Edited on my laptop.")
+        page.locator(f"{W} .f--edit").get_by_role("button", name="Save").click()
+        expect(mine.locator(".c-body")).to_have_text("Edited on my laptop.")
+        laptop.assert_quiet()
+
+
 def test_refused_token_leaves_the_reader_anonymous(browser: Browser, server: Server) -> None:
     forged = mint(site="wsso", key="not-the-site-secret-" + "x" * 20)
     with reader(browser, server) as r:

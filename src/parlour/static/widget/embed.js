@@ -916,6 +916,26 @@
       this.session = session;
       if (signedOut) this.forgetAccountComments();
       this.redrawIdentities();
+      if (session) this.loadAccountComments();
+    }
+
+    // A signed-in reader's comments on this story, from the server: on another device, or after the browser's
+    // storage was cleared, they are still theirs to edit, delete and see while they await review.
+    async loadAccountComments() {
+      let mine;
+      try {
+        mine = await this.api("GET", "/reader/comments", { query: { url: this.o.url, limit: "100" }, auth: true });
+      } catch (_) {
+        return; // the marks are a convenience: the thread works without them
+      }
+      if (!this.session) return;
+      for (const c of mine.comments) {
+        if (this.own(c.id) && this.own(c.id).t) continue; // posted here anonymously: keep its token
+        this.remember(c.id, { u: c.editable_until, url: this.o.url, s: c.status, a: 1 });
+        const entry = this.byId.get(c.id);
+        if (entry) this.fillMain(entry);
+      }
+      await this.loadOwnPending();
     }
 
     redrawIdentities() {
