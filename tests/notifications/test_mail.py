@@ -216,6 +216,22 @@ class TestNotifications:
         assert redirect.status_code == 303 and redirect.headers["location"] == f"{STORY}#comment-{reply}"
         mailbox.stays(2)  # Ann's reply to herself told nobody
 
+    def test_a_stranger_typing_a_confirmed_address_gets_its_owner_no_mail(
+        self, client: TestClient, db: Database, mailbox: Mailbox
+    ) -> None:
+        create_test_site(db)
+        anns = confirmed_reader(client, mailbox)  # message 1: the confirmation request
+        # Mallory types Ann's address under another name: another author, whom Ann never confirmed.
+        mallorys = post(client, "Something Ann never said.", name="Mallory", email=ANN)["id"]
+        post(client, "A reply to Mallory.", name="Dan", parent_id=mallorys)
+        moderator = make_moderator(db)
+        moderate(client, db, actions.set_featured, staff=moderator, comment_id=mallorys, featured=True)
+        mailbox.stays(1)
+        # Ann's own comments still reach her.
+        post(client, "A reply to Ann.", name="Dan", parent_id=anns)
+        assert mailbox.wait(2)[1]["Subject"] == "Dan replied to your comment"
+        mailbox.stays(2)
+
     def test_one_click_unsubscribe(self, client: TestClient, db: Database, mailbox: Mailbox) -> None:
         create_test_site(db)
         parent = confirmed_reader(client, mailbox)

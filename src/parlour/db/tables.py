@@ -444,6 +444,16 @@ class MailAddress(Base):
     created_at: Mapped[datetime]
 
 
+class MailAddressAuthor(Base):
+    """The authors an address belongs to. A confirmed address hears only about their comments: anyone can type an
+    address into the comment form, and mail about a stranger's comments must not follow it there."""
+
+    __tablename__ = "mail_address_authors"
+
+    address_id: Mapped[int] = mapped_column(ForeignKey("mail_addresses.id", ondelete="CASCADE"), primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class MailSubscription(Base):
     """A choice per address and category (reply, moderation, featured, digest, all); no row means the default."""
 

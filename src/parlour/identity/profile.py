@@ -77,6 +77,7 @@ def set_notifications(*, session: Session, reader: Reader, data: NotificationUpd
     address = addresses.ensure_reader_address(session, reader.site_id, reader.email)
     if address.confirmed_at is None:
         address.confirmed_at = utcnow()
+    addresses.link_author(session, address, reader.author_id)  # the publisher vouches for this reader only
     chosen = {c: v for c in addresses.READER_CATEGORIES if (v := getattr(data, c)) is not None}
     addresses.choose(session, address, frequency=data.frequency, categories=chosen)
 

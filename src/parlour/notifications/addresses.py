@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from parlour.clock import utcnow
-from parlour.db.tables import MailAddress, MailFrequency, MailSubscription, StaffUser
+from parlour.db.tables import Author, MailAddress, MailAddressAuthor, MailFrequency, MailSubscription, StaffUser
 from parlour.errors import Forbidden, NotFound
 from parlour.notifications import links
 
@@ -126,10 +126,31 @@ def choose(
         set_subscription(session, address.id, ALL, active=True)
 
 
+def belongs(session: Session, address: MailAddress, author_id: int) -> bool:
+    """Whether mail about this author's comments may go to this address (see MailAddressAuthor)."""
+    link = select(MailAddressAuthor).where(
+        MailAddressAuthor.address_id == address.id, MailAddressAuthor.author_id == author_id
+    )
+    return session.scalar(link) is not None
+
+
+def link_author(session: Session, address: MailAddress, author_id: int) -> None:
+    if not belongs(session, address, author_id):
+        session.add(MailAddressAuthor(address_id=address.id, author_id=author_id))
+        session.flush()
+
+
 def confirm(session: Session, address: MailAddress, *, now: datetime) -> None:
-    """Double opt-in done: the reader gets what they left their address for, unless they chose otherwise since."""
+    """Double opt-in done: the reader gets what they left their address for, unless they chose otherwise since.
+
+    The address then belongs to the authors who used it until now; a name typed with it later by someone else
+    brings its owner no mail about that stranger's comments.
+    """
     if address.confirmed_at is None:
         address.confirmed_at = now
+        users = select(Author.id).where(Author.site_id == address.site_id, func.lower(Author.email) == address.email)
+        for author_id in session.scalars(users):
+            link_author(session, address, author_id)
         chosen = subscriptions(session, address.id)
         for category in READER_CATEGORIES:
             if category not in chosen:

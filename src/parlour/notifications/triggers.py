@@ -148,7 +148,9 @@ def _reply(session: Session, reply: Comment, replier: Author, site_id: int, *, d
     if parent_author is None or not parent_author.email:
         return []
     address = addresses.reader_address(session, site_id, parent_author.email)
-    if address is None or not addresses.wants(session, address, REPLY):
+    if address is None or not addresses.belongs(session, address, parent_author.id):
+        return []  # someone else typed this address with their comment
+    if not addresses.wants(session, address, REPLY):
         return []
     key = f"reply:{reply.id}:{address.id}"
     return [Planned(site_id, address.email, "reply", REPLY, key, {"comment_id": reply.id}, delay)]
@@ -167,7 +169,9 @@ def _to_author(
     if not author.email:
         return []
     address = addresses.reader_address(session, site_id, author.email)
-    if address is None or not addresses.wants(session, address, category):
+    if address is None or not addresses.belongs(session, address, author.id):
+        return []  # someone else typed this address with their comment
+    if not addresses.wants(session, address, category):
         return []
     payload: dict[str, Any] = {"comment_id": comment_id}
     if reason:
