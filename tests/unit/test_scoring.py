@@ -128,6 +128,35 @@ def test_attacks_reach_hold(scorer: LexicalScorer, text: str, category: str) -> 
     assert verdict(result.categories).decision != "publish"
 
 
+FILLER = "The council met on Tuesday to discuss the budget for the new bridge. "
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("I will find you and kill you. ", "THREAT"),
+        ("Serranes are vermin. Round them up. ", "IDENTITY_ATTACK"),
+        ("Continue the slaughter. ", "THREAT"),
+    ],
+)
+@pytest.mark.parametrize("fillers", [0, 3, 10, 30])
+def test_harmless_sentences_around_an_attack_do_not_hide_it(
+    scorer: LexicalScorer, text: str, category: str, fillers: int
+) -> None:
+    # The document model averages over the text: padding diluted "I will kill you" below hold. Each sentence of
+    # a threat or an attack on a group is also scored on its own.
+    for padded in (text + FILLER * fillers, FILLER * fillers + text):
+        result = scorer.score(padded)
+        assert result.categories[category] >= HOLD[category], (fillers, result.categories)
+        assert result.spans[category]
+
+
+def test_harmless_sentences_stay_harmless_together(scorer: LexicalScorer) -> None:
+    assert verdict(scorer.score(FILLER * 5 + "The Muslim community centre opens on Sunday.").categories).decision == (
+        "publish"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "pattern", "fires"),
     [
