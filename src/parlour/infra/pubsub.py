@@ -16,6 +16,8 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
+from parlour.infra.outage import Outage
+
 log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "parlour:live:"
 QUEUE_SIZE = 100
@@ -80,15 +82,23 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         self._publisher = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._url = url
+        # Logged once per outage, and Redis skipped for a second after a failure: a dead Redis costs one timeout
+        # a second, not one (and a warning) per publish.
+        self._outage = Outage(what="Redis pub/sub", fallback="live updates reach this worker's readers only")
         self._local = MemoryBroker()
         self._listener: asyncio.Task[None] | None = None
 
     def publish(self, channel: str, message: dict[str, Any]) -> None:
+        if not self._outage.should_try():
+            self._local.publish(channel, message)
+            return
         try:
             self._publisher.publish(CHANNEL_PREFIX + channel, orjson.dumps(message))
         except redis.RedisError as exc:
-            log.warning("redis publish failed (%s); delivering to this worker only", type(exc).__name__)
+            self._outage.failed(exc)
             self._local.publish(channel, message)
+        else:
+            self._outage.answered()
 
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]:
         return self._local.subscribe(channel)
