@@ -136,6 +136,16 @@ def problem_response(
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/problem+json")
 
 
+# Paths that answer as a Google API (the Perspective-compatible endpoint): errors in Google's format there.
+GOOGLE_API_PREFIX = "/v1alpha1/"
+
+
+def google_error(code: int, status: str, message: str) -> Response:
+    """An error as Google APIs report it: {"error": {"code", "message", "status"}}."""
+    body = {"error": {"code": code, "message": message, "status": status}}
+    return Response(orjson.dumps(body), code, headers={"Cache-Control": "no-store"}, media_type="application/json")
+
+
 def problem_for(error: ParlourError) -> Response:
     errors = [{"field": error.field, "message": error.detail}] if error.field else None
     response = problem_response(error.status, error.title, error.detail, slug=error.slug, errors=errors)
@@ -225,7 +235,12 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(GOOGLE_API_PREFIX):
+            # A Perspective client reads error.message and error.status, whatever went wrong.
+            status = {404: "NOT_FOUND", 405: "UNIMPLEMENTED"}.get(exc.status_code, "INVALID_ARGUMENT")
+            message = "Method not allowed: use POST." if exc.status_code == 405 else str(exc.detail)
+            return google_error(exc.status_code, status, message)
         if exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
             # FastAPI's answer when decoding the body fails other than as JSON syntax: bytes that are not UTF-8,
             # or nesting too deep for the parser. Said as the other malformed bodies are.

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parlour.errors import problem_response
+from parlour.errors import GOOGLE_API_PREFIX, google_error, problem_response
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = [
@@ -47,7 +47,7 @@ class RequestGuard:
             if not length.isdigit():
                 return problem_response(400, "Bad request", "Invalid Content-Length.", slug="bad-request")
             if int(length) > self.max_body:
-                return _too_large(self.max_body)
+                return _too_large(self.max_body, path)
         has_body = length not in (None, "0") or "transfer-encoding" in headers
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if path.startswith("/api/") and has_body and media_type != "application/json":
@@ -76,7 +76,7 @@ class RequestGuard:
                 received += len(message.get("body", b""))
                 if received > self.max_body and not refused:
                     if not started:
-                        await _too_large(self.max_body)(scope, receive, send)
+                        await _too_large(self.max_body, scope["path"])(scope, receive, send)
                     refused = True
                     return {"type": "http.disconnect"}
             return message
@@ -84,7 +84,9 @@ class RequestGuard:
         await self.app(scope, limited_receive, guarded_send)
 
 
-def _too_large(limit: int) -> Any:
+def _too_large(limit: int, path: str) -> Any:
+    if path.startswith(GOOGLE_API_PREFIX):  # as Google APIs word it
+        return google_error(400, "INVALID_ARGUMENT", f"Request payload size exceeds the limit: {limit} bytes.")
     return problem_response(
         413,
         "Request body too large",

@@ -129,6 +129,21 @@ def test_bad_requests_get_googles_error_format(
     assert needle in error["message"], error["message"]
 
 
+def test_errors_outside_the_handler_are_in_googles_format_too(client: TestClient, site: SiteInfo) -> None:
+    wrong_method = client.get(ANALYZE, params={"key": site.api_key})
+    assert wrong_method.status_code == 405
+    assert (
+        wrong_method.json()["error"]["status"] == "UNIMPLEMENTED" and "POST" in wrong_method.json()["error"]["message"]
+    )
+    huge = {"comment": {"text": "x"}, "requestedAttributes": {"TOXICITY": {}}, "context": {"entries": ["y" * 70_000]}}
+    too_large = client.post(ANALYZE, params={"key": site.api_key}, content=json.dumps(huge).encode())
+    assert too_large.status_code == 400, too_large.text
+    assert too_large.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert "payload size exceeds the limit" in too_large.json()["error"]["message"]
+    # Elsewhere the same errors stay problem documents.
+    assert client.get("/api/v1/comments").headers["content-type"].startswith("application/problem+json")
+
+
 def test_keys_are_checked_and_nothing_is_stored(client: TestClient, db: Database, site: SiteInfo) -> None:
     body = {"comment": {"text": "You are an idiot."}, "requestedAttributes": {"TOXICITY": {}}}
     missing = analyze(client, body, None)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from starlette.responses import Response
 
+from parlour.errors import google_error
 from parlour.scoring.protocol import Scorer, Scores
 from parlour.scoring.thresholds import CATEGORIES
 
@@ -30,8 +32,8 @@ class PerspectiveError(Exception):
         self.status = status
         self.message = message
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+    def response(self) -> Response:
+        return google_error(self.code, self.status, self.message)
 
 
 def invalid(message: str) -> PerspectiveError:

@@ -23,7 +23,7 @@ async def analyze_comment(
     try:
         answer = await run_in_threadpool(_analyze, state, api_key, body)
     except PerspectiveError as error:
-        return JSONResponse(error.body(), status_code=error.code)
+        return error.response()
     return JSONResponse(answer)
 
 
