@@ -27,7 +27,7 @@ CATEGORY_NAMES = {
     addresses.MODERATION: "moderation decisions on your comments",
     addresses.FEATURED: "featured comments",
     addresses.DIGEST: "the moderators' daily digest",
-    addresses.ALL: "every e-mail from us",
+    addresses.ALL: "any e-mail from us",
 }
 
 

@@ -1012,8 +1012,10 @@
           for (const label of boxes) body[label.firstChild.name] = label.firstChild.checked;
           try {
             await this.api("PATCH", "/reader/notifications", { body });
+            status.classList.add("f-ok"); // a confirmation, not drawn as an error
             status.textContent = t("profile.saved");
           } catch (error) {
+            status.classList.remove("f-ok");
             status.textContent = error.message;
           }
         });
