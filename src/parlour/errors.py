@@ -151,6 +151,8 @@ def problem_for(error: ParlourError) -> Response:
     response = problem_response(error.status, error.title, error.detail, slug=error.slug, errors=errors)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    if error.status == 401:  # RFC 9110: a 401 names the scheme; every credential here is a bearer token
+        response.headers["WWW-Authenticate"] = 'Bearer realm="parlour"'
     return response
 
 

@@ -108,7 +108,8 @@ def test_process_metrics_come_with_a_single_process(client: TestClient) -> None:
 @pytest.mark.parametrize("token", ["metrics-token-0123456789"])
 def test_a_metrics_token_guards_the_endpoint(settings: Settings, token: str) -> None:
     with TestClient(create_app(settings.model_copy(update={"metrics_token": token}))) as client:
-        assert client.get("/metrics").status_code == 401
+        refused = client.get("/metrics")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Bearer realm="parlour"'
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
         assert scrape(client, Authorization=f"Bearer {token}")
         assert scrape(client, Authorization=f"bearer {token}")
