@@ -276,6 +276,12 @@ class TestAttacks:
         assert "session_token" not in problem
         assert (count(db, Author), count(db, ReaderSession)) == (0, 0)
 
+    def test_a_numeric_sub_is_named_as_the_problem(self, client: TestClient, db: Database) -> None:
+        create_test_site(db, **SITE_KEYS["HS256"])
+        response = client.post("/api/v1/reader/session", json={"site": "courier", "token": mint(sub=42)})
+        problem = assert_problem(response, 401)
+        assert "sub (the reader's id) must be a string" in problem["detail"], problem
+
     def test_site_pinning_a_kid_requires_it(self, client: TestClient, db: Database) -> None:
         create_test_site(db, **SITE_KEYS["RS256"], sso_key_id="2026-11")
         exchange(client, mint("RS256"), expect=401)

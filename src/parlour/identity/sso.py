@@ -108,6 +108,8 @@ def _reason(exc: jwt.PyJWTError) -> str:
         return f"it lacks the {exc.claim} claim"
     if isinstance(exc, jwt.InvalidSignatureError):
         return "its signature does not match the site's key"
+    if isinstance(exc, jwt.exceptions.InvalidSubjectError):
+        return "its sub (the reader's id) must be a string"
     return "it is malformed"
 
 
