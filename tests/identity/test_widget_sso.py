@@ -41,6 +41,7 @@ def server() -> Iterator[Server]:
                 },
             )
             assert response.status_code == 201, response.text
+            running.keys[slug] = response.json()["api_key"]
         yield running
 
 
@@ -182,6 +183,21 @@ def test_profile_lists_my_comments_and_deletes_them(browser: Browser, server: Se
         r.wait_ready()
         expect(page.locator(f"{W} .c")).to_have_count(0)
         assert thread_authors(server, "wsso", "sso-profile") == []
+        r.assert_quiet()
+
+
+def test_profile_says_which_comments_readers_do_not_see(browser: Browser, server: Server) -> None:
+    story = server.staff("POST", "/stories", site="wsso", json={"url": story_url("sso-held"), "title": "Held here"})
+    server.staff("PATCH", f"/stories/{story['id']}", site="wsso", json={"moderation_mode": "pre"})
+    with reader(browser, server) as r:
+        page = r.open_story("sso-held", site="wsso", sso=mint(site="wsso", sub="erin", name="Erin Held"))
+        page.get_by_label("What is your opinion?").fill("Waiting for a moderator.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(f"{W} .c .badge--pending")).to_have_text("Awaiting review")
+        page.get_by_label("What is your opinion?").focus()
+        page.get_by_role("button", name="My comments and settings").click()
+        item = page.locator(f"{W} dialog[open] .d-mine li").filter(has_text="Waiting for a moderator.")
+        expect(item.locator(".badge")).to_have_text("Awaiting review")
         r.assert_quiet()
 
 

@@ -985,7 +985,11 @@
       for (const c of mine.comments) {
         const where = c.story_title || c.story_url;
         const link = h("a", { href: c.story_url + "#comment-" + c.id, text: c.excerpt || "…" });
-        list.append(h("li", {}, link, h("span", { class: "d-where", text: " — " + where })));
+        const item = h("li", {}, link, h("span", { class: "d-where", text: " — " + where }));
+        // What readers no longer see is said, not listed as if it were published.
+        const fate = { removed: "profile.removed", rejected: "profile.rejected", pending: "comment.pending" }[c.status];
+        if (fate) item.append(h("span", { class: "badge", text: t(fate) }));
+        list.append(item);
       }
       if (!mine.comments.length) list.append(h("li", { text: t("profile.none") }));
       const status = h("p", { class: "f-alert", role: "status" });
