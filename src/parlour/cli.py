@@ -196,7 +196,7 @@ def model_decisions(
             for decision in site_decisions(db=db, site_slug=site):
                 out.write(json.dumps(decision.as_line(), ensure_ascii=False) + "\n")
                 written += 1
-        if partial and output:
+        if output and partial:
             partial.replace(output)
     finally:
         if partial:

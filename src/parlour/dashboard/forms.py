@@ -14,7 +14,6 @@ from parlour.sites.schemas import ModerationMode
 REJECT_REASONS = ("Abuse", "Spam", "Off-topic", "Dehumanising language", "Threat", "Personal information")
 MAX_TEXT = 1000
 MAX_BULK = 100
-# Ids are BIGINT on PostgreSQL; a longer number is no id at all.
 
 
 def reason_of(form: FormData) -> str:

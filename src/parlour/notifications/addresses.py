@@ -134,6 +134,17 @@ def belongs(session: Session, address: MailAddress, author_id: int) -> bool:
     return session.scalar(link) is not None
 
 
+def author_address(session: Session, site_id: int, author: Author, category: str) -> MailAddress | None:
+    """Where mail in `category` about this author's comments goes: their address, if it was confirmed for them
+    (not merely typed by someone else) and wants that category; else nowhere."""
+    if not author.email:
+        return None
+    address = reader_address(session, site_id, author.email)
+    if address is None or not belongs(session, address, author.id) or not wants(session, address, category):
+        return None
+    return address
+
+
 def link_author(session: Session, address: MailAddress, author_id: int) -> None:
     if not belongs(session, address, author_id):
         session.add(MailAddressAuthor(address_id=address.id, author_id=author_id))

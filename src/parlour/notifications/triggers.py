@@ -145,12 +145,8 @@ def _reply(session: Session, reply: Comment, replier: Author, site_id: int, *, d
     if parent is None or parent.author_id == replier.id:
         return []  # nobody needs to hear that they answered themselves
     parent_author = session.get(Author, parent.author_id)
-    if parent_author is None or not parent_author.email:
-        return []
-    address = addresses.reader_address(session, site_id, parent_author.email)
-    if address is None or not addresses.belongs(session, address, parent_author.id):
-        return []  # someone else typed this address with their comment
-    if not addresses.wants(session, address, REPLY):
+    address = addresses.author_address(session, site_id, parent_author, REPLY) if parent_author else None
+    if address is None:
         return []
     key = f"reply:{reply.id}:{address.id}"
     return [Planned(site_id, address.email, "reply", REPLY, key, {"comment_id": reply.id}, delay)]
@@ -166,12 +162,8 @@ def _to_author(
     delay: float,
     reason: str = "",
 ) -> list[Planned]:
-    if not author.email:
-        return []
-    address = addresses.reader_address(session, site_id, author.email)
-    if address is None or not addresses.belongs(session, address, author.id):
-        return []  # someone else typed this address with their comment
-    if not addresses.wants(session, address, category):
+    address = addresses.author_address(session, site_id, author, category)
+    if address is None:
         return []
     payload: dict[str, Any] = {"comment_id": comment_id}
     if reason:

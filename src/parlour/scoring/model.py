@@ -18,6 +18,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ SENTENCE_MAX = ("THREAT", "IDENTITY_ATTACK")
 # diluted by the rest of the text): most comments cost nothing more.
 SENTENCE_GATE = 0.2
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+# The token models the gate reads: those that feed the SENTENCE_MAX categories' stackers.
+_SENTENCE_TOKEN_COLUMNS = sorted({TOKEN_COLUMNS.index(t) for c in SENTENCE_MAX for t in STACK_INPUTS[c]})
 CONTRIBUTION_SHARE = 0.35  # fallback spans: tokens giving at least this share of the top token's contribution
 
 
@@ -141,13 +144,17 @@ class LexicalModel:
             spans[category] = merge_spans(doc.tokens, chosen, text)
         return Prediction(scores, spans)
 
+    @cached_property
+    def _sentence_columns(self) -> list[int]:
+        """Where the SENTENCE_MAX categories sit among this model's categories."""
+        return [self.categories.index(c) for c in SENTENCE_MAX if c in self.categories]
+
     def sentence_max(self, text: str, probs: FloatArray, token_logits: FloatArray) -> FloatArray:
         """`probs`, with the SENTENCE_MAX categories raised to their highest score in any one sentence."""
-        columns = [self.categories.index(c) for c in SENTENCE_MAX if c in self.categories]
-        watched = sorted({TOKEN_COLUMNS.index(t) for c in SENTENCE_MAX for t in STACK_INPUTS[c]})
+        columns = self._sentence_columns
         if not columns or not len(token_logits):
             return probs
-        if float(1.0 / (1.0 + np.exp(-token_logits[:, watched].max()))) < SENTENCE_GATE:
+        if float(1.0 / (1.0 + np.exp(-token_logits[:, _SENTENCE_TOKEN_COLUMNS].max()))) < SENTENCE_GATE:
             return probs
         sentences = [m.group() for m in _SENTENCE.finditer(text) if m.group().strip()]
         if len(sentences) < 2:

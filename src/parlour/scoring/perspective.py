@@ -64,16 +64,15 @@ class AttributeParameters(_Lenient):
 class AnalyzeRequest(_Lenient):
     comment: TextEntry
     requested_attributes: dict[str, AttributeParameters] = Field(alias="requestedAttributes")
+    languages: list[str] = Field(default_factory=list)
+    span_annotations: bool = Field(False, alias="spanAnnotations")
+    do_not_store: bool = Field(False, alias="doNotStore")  # Parlour stores nothing from this endpoint anyway
+    client_token: str | None = Field(None, alias="clientToken", max_length=1000)
 
     @field_validator("requested_attributes", mode="before")
     @classmethod
     def _null_parameters_are_defaults(cls, value: Any) -> Any:
         return {k: ({} if v is None else v) for k, v in value.items()} if isinstance(value, dict) else value
-
-    languages: list[str] = Field(default_factory=list)
-    span_annotations: bool = Field(False, alias="spanAnnotations")
-    do_not_store: bool = Field(False, alias="doNotStore")  # Parlour stores nothing from this endpoint anyway
-    client_token: str | None = Field(None, alias="clientToken", max_length=1000)
 
 
 @dataclass(frozen=True)
