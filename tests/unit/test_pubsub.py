@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from parlour.infra.pubsub import RedisBroker
+from tests.conftest import run_async
 
 
 def test_a_dead_redis_is_tried_once_a_second_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -29,7 +30,7 @@ def test_a_dead_redis_is_tried_once_a_second_and_logged_once(caplog: pytest.LogC
             return [await asyncio.wait_for(queue.get(), 5) for _ in range(50)]
 
     with caplog.at_level(logging.WARNING):
-        received = asyncio.run(publish_and_receive())
+        received = run_async(publish_and_receive)  # a browser test's Playwright may hold this thread's loop
     assert [m["n"] for m in received] == list(range(50))  # this worker's readers hear everything
     assert len(tries) == 1  # one timeout per outage period, not one per publish
     assert len([r for r in caplog.records if "Redis pub/sub unavailable" in r.getMessage()]) == 1
