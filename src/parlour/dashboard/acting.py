@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -51,18 +51,28 @@ def reply_of(state: AppState, who: SignedIn, form: FormData) -> Reply:
 Work = Callable[..., Outcome]
 
 
-def act(state: AppState, who: SignedIn, work: Work, *, unclaimed: Sequence[int] = ()) -> Outcome:
+def act(
+    state: AppState, who: SignedIn, work: Work, *, deciding: Sequence[int] = (), seen: Mapping[int, int] | None = None
+) -> Outcome:
     """Run one action in a write transaction; its events go out once it has committed.
 
-    `unclaimed`: the comments the action decides on, refused while another moderator has claimed them.
+    `deciding`: the comments the action decides on, refused while another moderator has claimed them, or when one
+    has changed since the page showed it (`seen`: each one's latest audit row then; see `forms.seen_of`).
     """
-    return act_all(state, who, [work], unclaimed=unclaimed)[0]
+    return act_all(state, who, [work], deciding=deciding, seen=seen)[0]
 
 
-def act_all(state: AppState, who: SignedIn, works: Sequence[Work], *, unclaimed: Sequence[int] = ()) -> list[Outcome]:
+def act_all(
+    state: AppState,
+    who: SignedIn,
+    works: Sequence[Work],
+    *,
+    deciding: Sequence[int] = (),
+    seen: Mapping[int, int] | None = None,
+) -> list[Outcome]:
     """Several actions in one transaction: all of them happen, or none (a bulk action)."""
     with state.db.write() as session:
-        dashboard.require_unclaimed(session=session, staff=who.staff, comment_ids=unclaimed)
+        dashboard.require_current(session=session, staff=who.staff, comment_ids=deciding, seen=seen)
         outcomes = [work(session=session) for work in works]
     publish(state.bus, outcomes)
     return outcomes

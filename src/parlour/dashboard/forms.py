@@ -79,6 +79,21 @@ def ids_of(form: FormData, name: str = "id", *, what: str = "comment") -> list[i
     return list(dict.fromkeys(id_of(v, field=name) for v in values))
 
 
+def seen_of(form: FormData, comment_ids: list[int]) -> dict[int, int]:
+    """Per comment, its latest audit row when the page drew its card: `seen` on a card's own form, `seen-<id>` on
+    the bulk form. A form without it (an older page, a script) is not checked for later decisions."""
+    seen: dict[int, int] = {}
+    for comment_id in comment_ids:
+        value = form.get(f"seen-{comment_id}") or (form.get("seen") if len(comment_ids) == 1 else "")
+        if not value:
+            continue
+        number = whole_number(value)
+        if number is None or number > MAX_ID:
+            raise InvalidInput("Invalid page state; reload the page.", field="seen")
+        seen[comment_id] = number
+    return seen
+
+
 @dataclass(frozen=True)
 class StorySettingsForm:
     closed: bool | None  # None: leave as it is

@@ -104,7 +104,8 @@ def claim(request: Request, state: State, who: Moderator, form: CheckedForm, com
 
 def approve(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
     reply = reply_of(state, who, form)
-    outcome = act(state, who, partial(actions.approve, staff=who.staff, comment_id=comment_id), unclaimed=[comment_id])
+    work = partial(actions.approve, staff=who.staff, comment_id=comment_id)
+    outcome = act(state, who, work, deciding=[comment_id], seen=forms.seen_of(form, [comment_id]))
     return after(request, state, who, reply, [comment_id], [outcome], "Approved")
 
 
@@ -114,7 +115,8 @@ def reject(request: Request, state: State, who: Moderator, form: CheckedForm, co
         state,
         who,
         partial(actions.reject, staff=who.staff, comment_id=comment_id, reason=reason),
-        unclaimed=[comment_id],
+        deciding=[comment_id],
+        seen=forms.seen_of(form, [comment_id]),
     )
     return after(request, state, who, reply, [comment_id], [outcome], "Rejected")
 
@@ -125,7 +127,8 @@ def feature(request: Request, state: State, who: Moderator, form: CheckedForm, c
         state,
         who,
         partial(actions.set_featured, staff=who.staff, comment_id=comment_id, featured=on),
-        unclaimed=[comment_id],
+        deciding=[comment_id],
+        seen=forms.seen_of(form, [comment_id]),
     )
     return after(request, state, who, reply, [comment_id], [outcome], "Featured" if on else "Unfeatured")
 
@@ -133,7 +136,11 @@ def feature(request: Request, state: State, who: Moderator, form: CheckedForm, c
 def dismiss_reports(request: Request, state: State, who: Moderator, form: CheckedForm, comment_id: int) -> Response:
     reply = reply_of(state, who, form)
     outcome = act(
-        state, who, partial(actions.dismiss_reports, staff=who.staff, comment_id=comment_id), unclaimed=[comment_id]
+        state,
+        who,
+        partial(actions.dismiss_reports, staff=who.staff, comment_id=comment_id),
+        deciding=[comment_id],
+        seen=forms.seen_of(form, [comment_id]),
     )
     return after(request, state, who, reply, [comment_id], [outcome], "Reports dismissed")
 
@@ -148,7 +155,7 @@ def bulk(request: Request, state: State, who: Moderator, form: CheckedForm) -> R
     reply = reply_of(state, who, form)
     decide = actions.reject if verb == "reject" else actions.approve
     works = [partial(decide, staff=who.staff, comment_id=i, reason=reason) for i in ids]
-    outcomes = act_all(state, who, works, unclaimed=ids)
+    outcomes = act_all(state, who, works, deciding=ids, seen=forms.seen_of(form, ids))
     label = f"{'Approved' if verb == 'approve' else 'Rejected'} {len(ids)}"
     return after(request, state, who, reply, ids, outcomes, label)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,6 +92,7 @@ class Card:
     reports: list[tuple[str, int]]
     report_messages: list[str]
     claim: Claim | None
+    seen: int  # the comment's latest audit row when the card was drawn (0: none): a decision checks it is unchanged
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ def cards_for(*, session: Session, staff: Staff, items: list[QueueItem]) -> list
         if message:
             messages[comment_id].append(message)
     claims = _claims(session, staff, ids)
+    latest = _latest_actions(session, ids)
     return [
         Card(
             item=item,
@@ -249,6 +251,7 @@ def cards_for(*, session: Session, staff: Staff, items: list[QueueItem]) -> list
             reports=sorted(reports[item.id].items(), key=lambda pair: (-pair[1], pair[0])),
             report_messages=messages[item.id][:3],
             claim=claims.get(item.id),
+            seen=latest.get(item.id, 0),
         )
         for item in items
     ]
@@ -343,9 +346,13 @@ def claim_item(*, db: Database, staff: Staff, comment_id: int) -> ClaimResult:
         return ClaimResult(_claims(session, staff, [comment_id]).get(comment_id))
 
 
-def require_unclaimed(*, session: Session, staff: Staff, comment_ids: Sequence[int]) -> None:
-    """Refuse a decision on an item another moderator has claimed, while the claim lasts.
+def require_current(
+    *, session: Session, staff: Staff, comment_ids: Sequence[int], seen: Mapping[int, int] | None = None
+) -> None:
+    """Refuse a decision on an item another moderator has claimed, or has decided since the moderator's page showed it.
 
+    `seen`: per comment, its latest audit row when the card was drawn (`Card.seen`). Without it a second moderator
+    on an older page would silently undo the first one's decision; a double submit would log the decision twice.
     Run in the action's write transaction (the rows are locked on PostgreSQL), after the access checks: a moderator
     of another site hears "not found", never who is working on the item.
     """
@@ -373,6 +380,53 @@ def require_unclaimed(*, session: Session, staff: Staff, comment_ids: Sequence[i
                 f"{row.display_name} is working on comment {comment_id} until {row.claimed_until:%H:%M:%S} UTC; "
                 "leave it to them or try again later."
             )
+    _require_unchanged(session, {i: seen[i] for i in comment_ids if seen and i in seen})
+
+
+def _require_unchanged(session: Session, seen: Mapping[int, int]) -> None:
+    if not seen:
+        return
+    latest = _latest_actions(session, list(seen))
+    for comment_id, shown in seen.items():
+        action_id = latest.get(comment_id, 0)
+        if action_id == shown:
+            continue
+        row = session.execute(
+            select(ModerationAction.action, ModerationAction.created_at, StaffUser.display_name)
+            .outerjoin(StaffUser, StaffUser.id == ModerationAction.staff_user_id)
+            .where(ModerationAction.id == action_id)
+        ).one_or_none()
+        if row is None:  # the audit row the page showed is gone (purged): nothing to compare with
+            continue
+        who = row.display_name or "Another moderator"
+        did = _DONE.get(row.action, "acted on")
+        raise Conflict(
+            f"{who} {did} comment {comment_id} at {row.created_at:%H:%M:%S} UTC, after this page was drawn. "
+            "Reload to see it as it is now, then decide again if you still need to."
+        )
+
+
+# Audit actions on a comment, as a sentence says them ("Mo approved comment 4").
+_DONE = {
+    "approve": "approved",
+    "reject": "rejected",
+    "feature": "featured",
+    "unfeature": "unfeatured",
+    "dismiss-reports": "dismissed the reports on",
+    "undo": "undid a decision on",
+}
+
+
+def _latest_actions(session: Session, comment_ids: list[int]) -> dict[int, int]:
+    """Each comment's latest audit row id, one grouped query for a page of cards."""
+    if not comment_ids:
+        return {}
+    rows = session.execute(
+        select(ModerationAction.comment_id, func.max(ModerationAction.id))
+        .where(ModerationAction.comment_id.in_(comment_ids))
+        .group_by(ModerationAction.comment_id)
+    )
+    return {comment_id: action_id for comment_id, action_id in rows if comment_id is not None}
 
 
 def check_return(*, session: Session, staff: Staff, site: str | None, comment_id: int | None) -> None:
