@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import String, event, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from parlour.db.engine import Database, connect
+from parlour.db.engine import Database, _commit_together, _Job, connect
 
 WRITERS = 8
 
@@ -149,3 +149,42 @@ def _outcome(db: Database, job: Callable[[Session], int]) -> object:
         return db.write_together(job)
     except Exception as exc:
         return exc
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Reader(_Base):
+    __tablename__ = "readers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+
+
+def test_a_failed_job_leaves_what_an_earlier_job_wrote_readable_after_the_commit(db: Database) -> None:
+    """The same reader posts twice in one batch; the second post fails after touching the reader's row."""
+    _Base.metadata.create_all(db.engines[1])
+    with db.write() as session:
+        session.add(Reader(id=1, name="Jo"))
+
+    def first(session: Session) -> Reader:
+        reader = session.get(Reader, 1)
+        assert reader is not None
+        reader.name = "Jo Bloggs"
+        session.flush()
+        return reader
+
+    def second(session: Session) -> Reader:
+        reader = session.get(Reader, 1)
+        assert reader is not None
+        reader.name = "Jo B."
+        session.flush()
+        raise ValueError("the reply's parent is not on this story")
+
+    jobs = [_Job(first), _Job(second)]
+    _commit_together(db, jobs)
+    assert jobs[0].outcome().name == "Jo Bloggs"  # read after the session has closed
+    with pytest.raises(ValueError, match="parent"):
+        jobs[1].outcome()
+    with db.read() as session:
+        assert session.get(Reader, 1).name == "Jo Bloggs"  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -100,6 +100,7 @@ class _Job(Generic[T]):
                 return False
             try:
                 savepoint.rollback()
+                _reload_expired(session)
             except Exception:
                 return False
         return True
@@ -108,6 +109,18 @@ class _Job(Generic[T]):
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]
+
+
+def _reload_expired(session: Session) -> None:
+    """Load again what a savepoint's rollback expired, while the transaction is still open.
+
+    The rollback expires every object the failed job changed, objects an earlier job of the batch also wrote
+    and returns (the same author posting twice, say). Left expired, they could not be read once the batch has
+    committed and closed its session, and a stored comment would be answered 500.
+    """
+    for instance in list(session.identity_map.values()):
+        if inspect(instance).expired_attributes:
+            session.refresh(instance)
 
 
 def _cause_behind_lost_savepoint(exc: BaseException) -> BaseException:
