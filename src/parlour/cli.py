@@ -22,6 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from parlour.accounts.users import create_user, list_users, set_password, update_user
 from parlour.cli_support import describe, errors, fail, settings_or_exit
+from parlour.comments import markup
+from parlour.comments.rerender import count_outdated, rerender_outdated
 from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import StaffRole
@@ -250,6 +252,19 @@ def db_upgrade(revision: str = "head") -> None:
         rebuilt = migrate.restore_set_aside_indexes(settings.database_url)
         if rebuilt:
             console.print(f"Rebuilt the indexes an interrupted import had set aside: {', '.join(rebuilt)}")
+        _rerender_outdated_comments()
+
+
+def _rerender_outdated_comments() -> None:
+    """Comments rendered by an older version of the Markdown renderer or its allowlist get today's HTML."""
+    with _database() as db:
+        outdated = count_outdated(db=db)
+        if not outdated:
+            return
+        with Progress(*PROGRESS, console=errors) as progress:
+            task = progress.add_task("re-rendering comments", total=outdated)
+            done = rerender_outdated(db=db, on_batch=lambda n: progress.advance(task, n))
+    console.print(f"Rendered {done} comment(s) again with markup version {markup.MARKUP_VERSION}")
 
 
 @db_app.command("downgrade")
