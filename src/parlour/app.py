@@ -18,6 +18,7 @@ from parlour.comments import live
 from parlour.comments.fastread import CachedThreadReads
 from parlour.comments.threads import ThreadReader
 from parlour.dashboard import live as dashboard_live
+from parlour.dashboard.errorpage import problem_page
 from parlour.db.engine import Database, connect
 from parlour.db.rate_counts import DatabaseRateLimiter
 from parlour.db.tables import Site
@@ -116,7 +117,7 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.parlour = state
-    errors.install(app)
+    errors.install(app, page=problem_page)
     routes.install(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_middleware(CachedThreadReads, threads=state.threads)  # innermost: behind every header and metric

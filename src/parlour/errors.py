@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from sqlite3 import SQLITE_FULL
 from typing import Any
 
@@ -180,14 +181,59 @@ def storage_full(error: BaseException | None) -> bool:
     )
 
 
-def install(app: FastAPI) -> None:
-    """Map every error the app can raise to problem+json, so no client ever sees HTML or a bare 500."""
+# Draws a problem (its decoded problem+json body) as an HTML page in the dashboard's layout: dashboard/errorpage.py.
+ProblemPage = Callable[[Request, dict[str, Any], int, dict[str, str]], Response]
+DASHBOARD_PREFIX = "/admin"
 
-    @app.exception_handler(ParlourError)
+
+def wants_page(request: Request) -> bool:
+    """A browser's own navigation or plain form post in the dashboard: whatever it gets back becomes the page.
+
+    htmx requests and live streams are answered with problem+json (admin.js puts the detail in a toast), and so are
+    API clients, which do not ask for text/html.
+    """
+    path = request.url.path
+    return (
+        (path == DASHBOARD_PREFIX or path.startswith(DASHBOARD_PREFIX + "/"))
+        and request.headers.get("hx-request") != "true"
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def _as_page(request: Request, response: Response, page: ProblemPage | None) -> Response:
+    """The same problem, status and headers as an HTML page, for a browser navigating the dashboard."""
+    if page is None or response.status_code < 400 or response.media_type != "application/problem+json":
+        return response
+    if not wants_page(request):
+        return response
+    headers = {k: v for k, v in response.headers.items() if k not in {"content-type", "content-length"}}
+    return page(request, orjson.loads(response.body), response.status_code, headers)
+
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def install(app: FastAPI, *, page: ProblemPage | None = None) -> None:
+    """Map every error the app can raise to problem+json, so no client ever sees HTML or a bare 500.
+
+    The one exception: a browser navigating the dashboard (see `wants_page`) gets the same problem drawn by `page`.
+    """
+
+    def handles(exc_class: type[Exception]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            async def answer(request: Request, exc: Any) -> Response:
+                return _as_page(request, await handler(request, exc), page)
+
+            app.add_exception_handler(exc_class, answer)
+            return handler
+
+        return register
+
+    @handles(ParlourError)
     async def _domain(_request: Request, exc: ParlourError) -> Response:
         return problem_for(exc)
 
-    @app.exception_handler(RequestValidationError)
+    @handles(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
         malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
         if malformed is not None:
@@ -202,7 +248,7 @@ def install(app: FastAPI) -> None:
             422, "Invalid input", f"Invalid value for: {fields}", slug="invalid-input", errors=errors
         )
 
-    @app.exception_handler(DataError)
+    @handles(DataError)
     async def _data(_request: Request, exc: DataError) -> Response:
         # Input the database cannot store (a NUL byte on PostgreSQL, an out-of-range number) that slipped past
         # validation: still the client's input, never a 500.
@@ -211,13 +257,13 @@ def install(app: FastAPI) -> None:
             422, "Invalid input", "The request holds a value that cannot be stored.", slug="invalid-input"
         )
 
-    @app.exception_handler(OverflowError)
+    @handles(OverflowError)
     async def _overflow(_request: Request, _exc: OverflowError) -> Response:
         # SQLite's driver raises this, unwrapped, for an integer past 64 bits (an id in a path or a body); on
         # PostgreSQL the same input is a DataError above. The client's input either way, never a 500.
         return problem_response(422, "Invalid input", "A number in the request is out of range.", slug="invalid-input")
 
-    @app.exception_handler(OperationalError)
+    @handles(OperationalError)
     async def _unavailable(_request: Request, exc: OperationalError) -> Response:
         if storage_full(exc.orig):
             # Not the client's fault and not over in a moment like a busy database: an operator must free space.
@@ -236,7 +282,7 @@ def install(app: FastAPI) -> None:
             slug="service-unavailable",
         )
 
-    @app.exception_handler(StarletteHTTPException)
+    @handles(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith(GOOGLE_API_PREFIX):
             # A Perspective client reads error.message and error.status, whatever went wrong.
