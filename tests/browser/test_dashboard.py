@@ -581,3 +581,38 @@ def test_a_surge_shows_its_banner_live(browser: Browser, desk: Desk) -> None:
         assert sorted(mod.card_ids()) == held
         mod.count("pending").to_contain_text("2")
         mod.assert_quiet()
+
+
+def test_a_key_never_acts_on_an_item_scrolled_out_of_sight(browser: Browser, desk: Desk) -> None:
+    site = desk.new_site("pre")
+    email = desk.new_moderator(site)
+    ids = [desk.comment(site, "scrolled", f"Held comment {n}, waiting its turn.", f"Reader {n}") for n in range(14)]
+    with moderator(browser, desk, email) as mod:
+        page = mod.open("pending")
+        page.set_viewport_size({"width": 1280, "height": 600})
+        page.keyboard.press("j")
+        mod.wait_focus(ids[1])
+        # The moderator scrolls down with the wheel: the selected item leaves the screen, the focus stays on it.
+        page.mouse.move(640, 300)
+        while page.evaluate("innerHeight + scrollY < document.scrollingElement.scrollHeight - 2"):
+            page.mouse.wheel(0, 600)
+            page.wait_for_timeout(50)
+        expect(page.locator(f"#item-{ids[1]} .card-body")).not_to_be_in_viewport()
+        scrolled = page.evaluate("scrollY")
+        page.keyboard.press("a")
+        # Nothing is decided; the first card in view is selected and focused, and the page stays where it was.
+        in_view = page.evaluate(
+            """() => [...document.querySelectorAll('#items > li.card')].find(
+                   (c) => { const r = c.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight; }
+               ).dataset.id"""
+        )
+        mod.wait_focus(int(in_view))
+        expect(page.locator(f"#item-{in_view}")).to_have_attribute("aria-current", "true")
+        assert page.evaluate("scrollY") == scrolled
+        page.wait_for_timeout(300)
+        assert set(desk.statuses(ids).values()) == {"pending"}
+        # The next key acts on what the moderator sees.
+        page.keyboard.press("a")
+        expect(page.locator(f"#item-{in_view}")).to_have_count(0)
+        assert desk.statuses([int(in_view), ids[1]]) == {int(in_view): "approved", ids[1]: "pending"}
+        mod.assert_quiet()

@@ -129,7 +129,7 @@
   // ---------------------------------------------------------------------------------------------------------
   // The selected item
 
-  function select(card, { focus = true, claim = true } = {}) {
+  function select(card, { focus = true, claim = true, scroll = true } = {}) {
     if (!card) return;
     const previous = selectedCard();
     if (previous && previous !== card) previous.removeAttribute("aria-current");
@@ -138,7 +138,7 @@
     if (focus) {
       const target = card.querySelector(".card-body") || card;
       target.focus({ preventScroll: true });
-      card.scrollIntoView({ block: "nearest" });
+      if (scroll) card.scrollIntoView({ block: "nearest" });
     }
     if (claim) scheduleClaim(card);
   }
@@ -153,13 +153,33 @@
     select(list[next]);
   }
 
-  /** The card the keys act on: the selected one, or the first when nothing is selected yet. */
+  /** The card the keys act on: the selected one, as long as the moderator can see it.
+   *
+   * After scrolling away from it (with the wheel, say), a key does not act on an item out of sight: it selects the
+   * first card in view instead, without scrolling, and does nothing else, so the next key acts on what is seen. */
   function target() {
     const card = selectedCard();
-    if (card) return card;
-    const first = cards()[0];
-    if (first) select(first);
-    return first || null;
+    if (card && inView(card)) return card;
+    const seen = firstCardInView();
+    if (seen) {
+      select(seen, { scroll: false });
+      const who = seen.querySelector(".card-title a");
+      announce(`Selected the comment${who ? ` by ${who.textContent.trim()}` : ""} in view. Press the key again to act on it.`);
+    } else if (card) {
+      announce("The selected comment is out of view. Press j or k to move to one.");
+    }
+    return null;
+  }
+
+  function inView(card) {
+    const box = (card.querySelector(".card-body") || card).getBoundingClientRect();
+    return box.height > 0 && box.bottom > 0 && box.top < window.innerHeight;
+  }
+
+  /** The first card whose top is in view, or else the first one partly in view. */
+  function firstCardInView() {
+    const seen = cards().filter(inView);
+    return seen.find((card) => card.getBoundingClientRect().top >= 0) || seen[0] || null;
   }
 
   function firstFreeCard() {
@@ -381,7 +401,7 @@
       if (NEEDS_CARD.has(key)) {
         const card = target();
         if (card) ACTIONS[key](card);
-        else announce("No comment here.");
+        else if (!cards().length) announce("No comment here.");
       } else {
         ACTIONS[key]();
       }
