@@ -616,3 +616,21 @@ def test_a_key_never_acts_on_an_item_scrolled_out_of_sight(browser: Browser, des
         expect(page.locator(f"#item-{in_view}")).to_have_count(0)
         assert desk.statuses([int(in_view), ids[1]]) == {int(in_view): "approved", ids[1]: "pending"}
         mod.assert_quiet()
+
+
+def test_closing_the_help_opened_on_arrival_puts_the_focus_on_the_selected_item(browser: Browser, desk: Desk) -> None:
+    site = desk.new_site("pre")
+    email = desk.new_moderator(site)
+    first = desk.comment(site, "help-focus", "Waiting while the help is read.", "Reader")
+    with moderator(browser, desk, email) as mod:
+        page = mod.open("pending")
+        assert page.evaluate("document.activeElement === document.body")
+        page.keyboard.press("?")
+        dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        mod.wait_focus(first)
+        page.keyboard.press("a")
+        expect(page.locator(f"#item-{first}")).to_have_count(0)
+        mod.assert_quiet()

@@ -356,9 +356,16 @@
 
   if (help) {
     help.addEventListener("close", () => {
-      const back = helpOpener && helpOpener.isConnected ? helpOpener : selectedCard();
-      if (back && back !== body) back.focus({ preventScroll: true });
+      // Back to what opened it; opened from nowhere (the page itself, on arrival) or gone: the selected item.
+      const opener = helpOpener;
       helpOpener = null;
+      if (opener && opener.isConnected && opener !== body && opener !== document.documentElement) {
+        opener.focus({ preventScroll: true });
+        return;
+      }
+      const card = selectedCard() || cards()[0];
+      if (card) select(card, { scroll: false });
+      else (document.getElementById("main") || body).focus({ preventScroll: true });
     });
   }
   for (const button of document.querySelectorAll("[data-open-help]")) {
