@@ -634,3 +634,44 @@ def test_closing_the_help_opened_on_arrival_puts_the_focus_on_the_selected_item(
         page.keyboard.press("a")
         expect(page.locator(f"#item-{first}")).to_have_count(0)
         mod.assert_quiet()
+
+
+def test_long_names_and_addresses_never_make_a_phone_scroll_sideways(browser: Browser, desk: Desk) -> None:
+    site = desk.new_site("pre")
+    email = desk.new_moderator(site)
+    name = "Bartholomew" + "X" * 53  # 64 characters without a break
+    story = "an-untitled-story-whose-address-is-its-headline_" + "y" * 60
+    held = desk.comment(site, story, "A comment on an untitled story.", name)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        mod = Moderator(context, desk, email)
+        page = mod.open("pending")
+        expect(page.locator(f"#item-{held} .card-title")).to_contain_text(story_url(story))
+        page.get_by_text("Filters").click()
+        width = "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
+        scroll_width, viewport = page.evaluate(width)
+        assert scroll_width <= viewport, (scroll_width, viewport)
+        # The filter form, the bulk reason menu and the buttons stay on screen.
+        for control in (
+            page.get_by_role("button", name="Apply"),
+            page.locator("#bulk select[name=reason_choice]"),
+            page.get_by_role("button", name="Reject selected"),
+            page.locator(f"#item-{held} button[data-action=approve]"),
+        ):
+            box = control.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport, box
+        for path in (
+            f"/admin/comments/{held}",
+            page.locator(f"#item-{held} .card-title a").first.get_attribute("href"),
+        ):
+            page.goto(f"{desk.base_url}{path}")
+            scroll_width, viewport = page.evaluate(width)
+            assert scroll_width <= viewport, (path, scroll_width, viewport)
+        page.goto(f"{desk.base_url}/admin/queues/pending")
+        page.locator(f"#item-{held} .card-title a").nth(1).click()
+        expect(page.locator("h1")).to_contain_text(story_url(story))
+        scroll_width, viewport = page.evaluate(width)
+        assert scroll_width <= viewport, ("story page", scroll_width, viewport)
+        mod.assert_quiet()
+    finally:
+        context.close()
