@@ -675,3 +675,58 @@ def test_long_names_and_addresses_never_make_a_phone_scroll_sideways(browser: Br
         mod.assert_quiet()
     finally:
         context.close()
+
+
+def test_items_that_slide_onto_the_page_are_not_announced_as_new(browser: Browser, desk: Desk) -> None:
+    site = desk.new_site("pre")
+    first_email, second_email = desk.new_moderator(site, "anna"), desk.new_moderator(site, "bert")
+    ids = [desk.comment(site, "slide", f"Comment {n} about the bridge.", f"Reader {n}") for n in range(28)]
+    with moderator(browser, desk, first_email) as anna, moderator(browser, desk, second_email) as bert:
+        page = anna.open("pending")
+        expect(page.locator("body")).to_have_attribute("data-live", "connected")
+        assert anna.card_ids() == ids[:25]
+        expect(page.locator("#queue-title .total")).to_have_text("28")
+        # What the screen reader hears (other words, such as a claim's, may follow in the same region).
+        heard = """() => { window.__heard = []; const region = document.getElementById('announcer');
+            new MutationObserver(() => window.__heard.push(region.textContent))
+              .observe(region, {childList: true, characterData: true, subtree: true}); }"""
+        page.evaluate(heard)
+        news = "() => window.__heard.filter((text) => text.startsWith('New comment'))"
+        # Bert approves the three oldest together; they leave Anna's page.
+        other = bert.open("pending")
+        for _ in range(3):
+            other.keyboard.press("x")
+            other.keyboard.press("j")
+        expect(other.locator("[data-selected-count]")).to_have_text("3 selected")
+        other.keyboard.press("Shift+A")
+        expect(other.locator("#toasts .toast")).to_contain_text("Approved 3")
+        expect(page.locator("#items > li.card")).to_have_count(22)
+        expect(page.locator("#queue-title .total")).to_have_text("25")
+
+        # One new comment arrives: it goes on top, marked new; the three that slid up from the next page are
+        # added at the end, in order, and are not announced.
+        fresh = desk.comment(site, "slide", "Something else entirely.", "Newcomer")
+        expect(page.locator("#items > li.card")).to_have_count(26)
+        assert anna.card_ids() == [fresh, *ids[3:]]
+        assert page.locator("#items > li.card--new").evaluate_all("els => els.map(e => e.dataset.id)") == [str(fresh)]
+        expect(page.locator("#queue-title .total")).to_have_text("26")
+        until(lambda: page.evaluate(news) == ["New comment by Newcomer in this queue."])
+
+        # With a text filter, only a new comment that matches arrives, even past the first page.
+        page.goto(f"{desk.base_url}/admin/queues/pending?q=bridge")
+        anna.wait_live()
+        page.evaluate(heard)
+        expect(page.locator("body")).to_have_attribute("data-live", "connected")
+        expect(page.locator("#queue-title .total")).to_have_text("25")
+        desk.comment(site, "slide", "Nothing to do with it.", "Stranger")
+        anna.count("pending").to_contain_text("27")
+        page.wait_for_timeout(500)
+        assert anna.card_ids() == ids[3:]
+        expect(page.locator("#queue-title .total")).to_have_text("25")
+        matching = desk.comment(site, "slide", "Another word on the bridge.", "Engineer")
+        expect(page.locator(f"#item-{matching}.card--new")).to_have_count(1)
+        assert anna.card_ids() == [matching, *ids[3:]]
+        expect(page.locator("#queue-title .total")).to_have_text("26")
+        until(lambda: page.evaluate(news) == ["New comment by Engineer in this queue."])
+        anna.assert_quiet()
+        bert.assert_quiet()

@@ -190,6 +190,18 @@ def test_the_card_endpoint_answers_204_once_the_item_left_the_queue(world: World
     assert ann.get(f"/admin/comments/{target}/card").status_code == 200
 
 
+def test_the_card_endpoint_answers_as_a_page_with_the_same_filters_would(world: World, admin: Browser) -> None:
+    # Live updates ask for a new item's card with the page's filters: 204 when that page would not show it.
+    target = held(world.client, "About the bridge.", name="Engineer")
+    story, author = comment(world.db, target).story_id, author_of(world.db, target).id
+    url = f"/admin/comments/{target}/card?queue=pending"
+    for shown in ("q=BRIDGE", "site=herald", f"story={story}", f"author={author}", "reason=mode:", ""):
+        assert admin.get(f"{url}&{shown}").status_code == 200, shown
+    for hidden in ("q=tunnel", "site=courier", f"story={story + 1}", f"author={author + 1}", "reason=word:"):
+        assert admin.get(f"{url}&{hidden}").status_code == 204, hidden
+    assert admin.get(f"{url}&q=" + "x" * 201).status_code == 422
+
+
 def test_text_in_comments_is_escaped_in_the_dashboard(world: World, hal: Browser) -> None:
     target = held(world.client, '<script>alert("x")</script> <img src=x onerror=alert(1)>', name="<b>Bold</b>")
     text = hal.get(f"/admin/comments/{target}").text

@@ -79,11 +79,21 @@ def surges(request: Request, state: State, who: Moderator, site: SiteParam = Non
 
 
 def comment_card(
-    request: Request, state: State, who: Moderator, comment_id: int, queue: Queue | None = None
+    request: Request,
+    state: State,
+    who: Moderator,
+    comment_id: int,
+    queue: Queue | None = None,
+    site: SiteParam = None,
+    story: IdParam = None,
+    author: IdParam = None,
+    reason: ReasonParam = None,
+    q: TextParam = None,
 ) -> Response:
-    """One item's card, or 204 when it has left the queue (live updates ask after edits)."""
+    """One item's card, or 204 when it is not in the queue as the page's filters show it (live updates ask)."""
+    query = QueueQuery(site=site or None, story_id=story, author_id=author, reason=reason, text=q)
     with state.db.read() as session:
-        card = dashboard.card_for(session=session, staff=who.staff, comment_id=comment_id, queue=queue)
+        card = dashboard.card_for(session=session, staff=who.staff, comment_id=comment_id, queue=queue, query=query)
     if card is None:
         return Response(status_code=204)
     return render(request, state, who, "admin/_card_only.html", {"card": card, "queue": queue, "site": None})

@@ -33,6 +33,7 @@ from parlour.moderation.queues import (
     QueueItem,
     QueuePage,
     author_history,
+    in_filtered_queue,
     item_detail,
     items_by_id,
     list_queue,
@@ -187,13 +188,7 @@ def scope_for(*, session: Session, staff: Staff, site: str | None = None) -> Sco
 
 def queue_view(*, session: Session, staff: Staff, queue: Queue, query: QueueQuery, offset: int = 0) -> QueueView:
     scope = scope_for(session=session, staff=staff, site=query.site)
-    where = QueueFilter(
-        site_ids=scope.site_ids,
-        story_id=query.story_id,
-        author_id=query.author_id,
-        reason=query.reason or None,
-        text=query.text or None,
-    )
+    where = _queue_filter(scope, query)
     page = list_queue(session=session, queue=queue, where=where, offset=offset)
     return QueueView(
         scope=scope,
@@ -210,15 +205,32 @@ def counts_for(*, session: Session, staff: Staff, site: str | None = None) -> tu
     return scope, queue_counts(session=session, site_ids=scope.site_ids)
 
 
-def card_for(*, session: Session, staff: Staff, comment_id: int, queue: Queue | None = None) -> Card | None:
-    """One item's card; None when it has left the given queue. Another site's item is not found."""
+def card_for(
+    *, session: Session, staff: Staff, comment_id: int, queue: Queue | None = None, query: QueueQuery | None = None
+) -> Card | None:
+    """One item's card; None when it is not in the given queue (as a page with `query`'s filters shows it).
+    Another site's item is not found."""
     items = items_by_id(session, [comment_id])
     if not items:
         raise NotFound(f"No comment {comment_id}.")
     require_moderator_of(staff, items[0].site_slug)
-    if queue is not None and not in_queue(session=session, comment_id=comment_id, queue=queue):
+    if queue is not None and query is not None:
+        where = _queue_filter(scope_for(session=session, staff=staff, site=query.site), query)
+        if not in_filtered_queue(session=session, comment_id=comment_id, queue=queue, where=where):
+            return None
+    elif queue is not None and not in_queue(session=session, comment_id=comment_id, queue=queue):
         return None
     return cards_for(session=session, staff=staff, items=items)[0]
+
+
+def _queue_filter(scope: Scope, query: QueueQuery) -> QueueFilter:
+    return QueueFilter(
+        site_ids=scope.site_ids,
+        story_id=query.story_id,
+        author_id=query.author_id,
+        reason=query.reason or None,
+        text=query.text or None,
+    )
 
 
 def in_queue(*, session: Session, comment_id: int, queue: Queue) -> bool:

@@ -121,6 +121,12 @@ def list_queue(
     return QueuePage(items=items_by_id(session, ids), total=total, offset=offset, limit=limit)
 
 
+def in_filtered_queue(*, session: Session, comment_id: int, queue: Queue, where: QueueFilter) -> bool:
+    """The comment is in the queue as a page with these filters shows it."""
+    query = _filtered(select(Comment.id).where(Comment.id == comment_id), queue, where)
+    return session.scalar(query) is not None
+
+
 def queue_counts(*, session: Session, site_ids: tuple[int, ...]) -> dict[Queue, int]:
     """Every queue's size for the navigation, in one query."""
     in_sites = Comment.site_id.in_(site_ids) if site_ids else false()

@@ -19,8 +19,8 @@
   const params = new URLSearchParams(location.search);
   // Live items go on top of the first page only; a later page is a fixed window the moderator scrolled to.
   const firstPage = !Number(params.get("offset") || 0);
-  // The server checks these filters; a card fetched alone (beyond the first page) cannot be checked here.
-  const serverOnlyFilter = Boolean(params.get("reason") || params.get("q"));
+  // The page's filters: a card fetched alone is asked for as this page would show it (or not at all).
+  const filters = Object.fromEntries(["story", "author", "reason", "q"].map((name) => [name, params.get(name) || ""]));
   // Claims mark work in progress: work queues, and a comment opened on its own page.
   const claims = Boolean(document.querySelector(".items--single")) || (queue && queue.dataset.work === "true");
 
@@ -187,14 +187,17 @@
     return list.find((card) => !card.querySelector(".claim--other")) || list[0] || null;
   }
 
-  /** After cards come and go: keep a selection, move it to the next item when its card left, update totals. */
-  function reconcile() {
+  /** After cards come and go: keep a selection, move it to the next item when its card left, update totals.
+   *
+   * `counted`: the list's total was just set from the server's count, so cards that came or went are in it. */
+  function reconcile({ counted = false } = {}) {
     const list = cards();
     const ids = list.map((card) => card.dataset.id);
     const items = document.getElementById("items");
     if (items && items !== itemsElement) {
       itemsElement = items; // a fresh list from the server: its total is current
-    } else if (items && started) {
+    } else if (items && started && !counted) {
+      // Cards that left (decided here or elsewhere) left the queue; one that arrives comes with a server count.
       const before = new Set(order);
       const now = new Set(ids);
       const delta = ids.filter((id) => !before.has(id)).length - order.filter((id) => !now.has(id)).length;
@@ -654,37 +657,59 @@
     reconcile();
   }
 
-  /** New items in the open queue go on top, as the server renders them for this page's filters. */
+  /** New items in the open queue go on top, as the server renders them for this page's filters.
+   *
+   * New means the item the event names (it has just entered this queue), or, catching up after the stream was
+   * down, an item created after the list was drawn. Other cards the server now has on the first page only slid up
+   * from the next one (items above them left): they go at the end, in order, and are not announced. The heading's
+   * total is the server's count for this page's filters. */
   async function addNewItems(id) {
     const items = document.getElementById("items");
     if (!items || !firstPage) return;
     const fresh = await itemsFragment();
     if (!fresh) return;
+    const drawnAt = Date.parse(items.dataset.drawnAt || "") || Infinity;
+    const isNew = (card) => (id ? card.dataset.id === String(id) : createdAt(card) > drawnAt);
     const present = new Set(cards().map((card) => card.dataset.id));
     const incoming = Array.from(fresh.querySelectorAll(":scope > li.card")).filter(
       (card) => !present.has(card.dataset.id),
     );
-    const whole = fresh.querySelectorAll(":scope > li.card").length >= Number(fresh.dataset.total || 0);
-    if (id && !whole && !incoming.some((card) => card.dataset.id === String(id))) {
-      // Past the first page of an oldest-first queue: fetch the card alone when the filters can be checked here.
-      const alone = serverOnlyFilter ? null : await cardIn(id);
-      if (alone && matchesFilters(alone)) incoming.unshift(alone);
+    const arrived = incoming.filter(isNew);
+    const slid = incoming.filter((card) => !isNew(card));
+    if (id && !present.has(String(id)) && !arrived.length) {
+      // Past the first page of an oldest-first queue: the card alone, if the server finds it in this filtered queue.
+      const alone = await cardIn(id);
+      if (alone) arrived.push(alone);
     }
-    for (const card of incoming.reverse()) {
+    if (!document.getElementById("items") || items !== document.getElementById("items")) return; // replaced meanwhile
+    items.dataset.total = fresh.dataset.total || items.dataset.total;
+    for (const card of slid) {
+      if (cardById(card.dataset.id)) continue;
+      items.append(card);
+      activate(card);
+    }
+    for (const card of [...arrived].reverse()) {
       if (cardById(card.dataset.id)) continue;
       card.classList.add("card--new");
       items.prepend(card);
       activate(card);
     }
-    if (incoming.length) {
-      const who = incoming[incoming.length - 1].querySelector(".card-title a");
+    reconcile({ counted: true });
+    if (arrived.length) {
+      const who = arrived[0].querySelector(".card-title a");
       announce(`New comment${who ? ` by ${who.textContent.trim()}` : ""} in this queue.`);
     }
   }
 
-  /** One item's card as this queue shows it, or null when it is not (or no longer) in the queue. */
+  function createdAt(card) {
+    const time = card.querySelector(".permalink time");
+    return time ? Date.parse(time.getAttribute("datetime") || "") || 0 : 0;
+  }
+
+  /** One item's card as this page shows it, or null when it is not (or no longer) in the queue with its filters. */
   async function cardIn(id) {
-    const html = await request(`/admin/comments/${id}/card?${query({ queue: queueName })}`).catch(() => null);
+    const url = `/admin/comments/${id}/card?${query({ queue: queueName, site: siteFilter, ...filters })}`;
+    const html = await request(url).catch(() => null);
     const card = html ? fragment(html).querySelector("li.card") : null;
     if (card && siteFilter) {
       // The card alone does not know this page's site filter; its forms need it for the counts they return.
@@ -698,18 +723,6 @@
       }
     }
     return card;
-  }
-
-  function matchesFilters(card) {
-    const site = card.querySelector(".site");
-    if (siteFilter && (!site || site.textContent.trim() !== siteFilter)) return false;
-    const linked = (kind) => {
-      const link = card.querySelector(`.card-title a[href^="/admin/${kind}/"]`);
-      return link ? link.getAttribute("href").split("/").pop() : "";
-    };
-    if (params.get("story") && linked("stories") !== params.get("story")) return false;
-    if (params.get("author") && linked("authors") !== params.get("author")) return false;
-    return true;
   }
 
   /** Someone else decided on, edited or deleted an item shown here: show its new card, or take it away. */
@@ -808,7 +821,7 @@
   // ---------------------------------------------------------------------------------------------------------
   // Start
 
-  new MutationObserver(reconcile).observe(document.getElementById("main") || body, {
+  new MutationObserver(() => reconcile()).observe(document.getElementById("main") || body, {
     childList: true,
     subtree: true,
   });
