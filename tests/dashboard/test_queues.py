@@ -101,6 +101,29 @@ def test_filters_by_site_story_author_reason_and_text(world: World, admin: Brows
         assert admin.get(f"/admin/queues/pending?{bad}").status_code == 422, bad
 
 
+def test_the_text_search_folds_case_and_accents_on_either_database(world: World, admin: Browser) -> None:
+    naive = held(world.client, "A naïve idea about the Øresund bridge.", name="Plain")
+    decomposed = held(world.client, "Another nai\u0308ve one.", name="Plain")  # ï typed as i + combining diaeresis
+    other = held(world.client, "Nothing to see.", name="Plain")
+    for words in ("NAÏVE", "naive", "Naive", "NAI\u0308VE"):
+        assert items(admin.get("/admin/queues/pending", params={"q": words}).text) == [naive, decomposed], words
+    assert items(admin.get("/admin/queues/pending", params={"q": "øresund"}).text) == [naive]
+    assert items(admin.get("/admin/queues/pending", params={"q": "ORESUND BRIDGE"}).text) == [naive]
+    assert items(admin.get("/admin/queues/pending", params={"q": "to SEE"}).text) == [other]
+    # A control character is refused, not read as the end of the pattern (which matched every item).
+    for bad in ("%00", "a%00", "%07", "x%0Ay"):
+        assert admin.get(f"/admin/queues/pending?q={bad}").status_code == 422, bad
+
+
+def test_a_search_with_no_hits_says_so_and_offers_to_clear_the_filters(world: World, admin: Browser) -> None:
+    held(world.client, "Held for a moderator.", name="Plain")
+    page = admin.get("/admin/queues/pending?q=nowhere").text
+    assert items(page) == []
+    assert "No items match these filters." in page and '<a href="/admin/queues/pending">Clear the filters</a>' in page
+    assert "Nothing waiting here" not in page
+    assert "Nothing waiting here" in admin.get("/admin/queues/flagged").text
+
+
 def test_the_filter_form_works_as_a_browser_sends_it(world: World, admin: Browser) -> None:
     # A browser sends every field of a GET form, the empty ones as `name=`: empty means no filter.
     b = held(world.client, "A plain held comment.", name="Plain")

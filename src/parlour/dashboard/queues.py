@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import partial
 from typing import Annotated
 
 from fastapi import Query, Request
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from starlette.datastructures import URL
 from starlette.responses import Response
 
@@ -27,13 +28,22 @@ def _blank_as_absent(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _no_control_characters(value: str) -> str:
+    """A NUL or another control character in a search cannot be typed, and SQLite ends the pattern at a NUL."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("the search text holds a control character")
+    return value
+
+
 # The filters of the dashboard's GET forms. Each constraint sits on the inner type, so an absent filter skips it.
 Blank = BeforeValidator(_blank_as_absent)
 SiteParam = Annotated[Annotated[str, StringConstraints(max_length=64, pattern=SLUG_PATTERN)] | None, Blank, Query()]
 IdParam = Annotated[Annotated[int, Field(ge=1)] | None, Blank, Query()]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 ReasonParam = Annotated[Annotated[str, StringConstraints(max_length=100)] | None, Blank, Query()]
-TextParam = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, Blank, Query()]
+TextParam = Annotated[
+    Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control_characters)] | None, Blank, Query()
+]
 QueueName = Annotated[str, Query(max_length=32)]
 
 

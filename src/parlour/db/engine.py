@@ -13,6 +13,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from parlour.db.folded import SQLITE_FUNCTION
+from parlour.moderation.folding import fold_for_search
+
 T = TypeVar("T")
 
 
@@ -228,6 +231,10 @@ def _sqlite_write_lock(url: str) -> AbstractContextManager[object]:
     return WriterQueue(f"{database}-writelock")
 
 
+def _fold_or_none(text: str | None) -> str | None:
+    return None if text is None else fold_for_search(text)
+
+
 def _sqlite_engine(url: str, busy_timeout_ms: int, *, begin: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
 
@@ -241,6 +248,8 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, *, begin: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # The dashboard's text search folds case and accents (db/folded.py); deterministic, so SQLite may cache it.
+        dbapi_connection.create_function(SQLITE_FUNCTION, 1, _fold_or_none, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -232,3 +232,28 @@ def _read_part(out: _Builder, part: list[str], one: str) -> list[str]:
     if any(c in AMBIGUOUS for c in part):
         out.ambiguous = True
     return [one if c in AMBIGUOUS else LEET.get(c, c) for c in part]
+
+
+def _search_table() -> dict[int, int | None]:
+    """One character for one (or none), so that SQL's translate() can apply the same table on PostgreSQL."""
+    table: dict[int, int | None] = {ord(c): ord(c.lower()) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+    for code in range(0x00C0, 0x0530):  # Latin-1 letters, Latin Extended-A and -B, IPA, Greek, Cyrillic
+        char = chr(code)
+        if unicodedata.combining(char):
+            table[code] = None  # a combining accent typed apart ("nai\u0308ve"): as if absent
+            continue
+        base = "".join(d for d in unicodedata.normalize("NFKD", char) if not unicodedata.combining(d)).lower()
+        base = _LATIN.get(base, base)
+        if len(base) != 1:  # "Æ": no one-letter base; its lower case at least
+            base = char.lower()
+        if len(base) == 1 and base != char:
+            table[code] = ord(base)
+    return table
+
+
+SEARCH_TABLE = _search_table()
+
+
+def fold_for_search(text: str) -> str:
+    """Case and accents folded, one character for one: "NAÏVE" -> "naive". Unlike fold(), no words are read."""
+    return text.translate(SEARCH_TABLE)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from parlour.db.folded import folded
 from parlour.db.tables import (
     Author,
     Comment,
@@ -20,6 +21,7 @@ from parlour.db.tables import (
     StaffUser,
     Story,
 )
+from parlour.moderation.folding import fold_for_search
 
 
 class Queue(StrEnum):
@@ -199,7 +201,9 @@ def _filtered(query: Select[Any], queue: Queue, where: QueueFilter) -> Select[An
     if where.author_id is not None:
         query = query.where(Comment.author_id == where.author_id)
     if where.text:
-        query = query.where(Comment.body.ilike(f"%{_escape_like(where.text)}%", escape="\\"))
+        # Case and accents folded on both sides, alike on SQLite and PostgreSQL: "NAIVE" finds "naïve".
+        words = _escape_like(fold_for_search(where.text))
+        query = query.where(folded(Comment.body).like(f"%{words}%", escape="\\"))
     if where.reason:
         # Reasons are a JSON list; matching its text form is portable across SQLite and PostgreSQL.
         reason = cast(Comment.moderation_reasons, Text)
