@@ -345,6 +345,16 @@ def site_update(
         console.print(f"Updated site [bold]{slug}[/bold]")
 
 
+@site_app.command("analyze-key")
+def site_analyze_key(slug: str) -> None:
+    """Print the site's analyze-only key for the Perspective-compatible endpoint (tools such as Coral Talk)."""
+    secret_key = settings_or_exit().secret_key
+    with _database() as db, db.read() as session:
+        key = sites.analyze_key(secret_key=secret_key, site=sites.get_site(session=session, slug=slug))
+    console.print(key, soft_wrap=True)
+    errors.print("It may only score text; rotating the site's API key or changing the secret key changes it.")
+
+
 @site_app.command("show")
 def site_show(slug: str) -> None:
     """Print a site's settings as JSON (secrets masked)."""

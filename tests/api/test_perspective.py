@@ -9,10 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
+from parlour.cli import app
 from parlour.db.engine import Database
 from parlour.db.tables import Comment, Story
-from tests.conftest import SiteInfo
+from parlour.sites.service import get_site, rotate_api_key
+from tests.conftest import SECRET, DatabaseUnderTest, SiteInfo
 
 ANALYZE = "/v1alpha1/comments:analyze"
 CATEGORIES = {"TOXICITY", "SEVERE_TOXICITY", "INSULT", "PROFANITY", "IDENTITY_ATTACK", "THREAT"}
@@ -160,3 +163,27 @@ def test_keys_are_checked_and_nothing_is_stored(client: TestClient, db: Database
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Comment)) == 0
         assert session.scalar(select(func.count()).select_from(Story)) == 0
+
+
+def test_the_analyze_only_key_scores_and_can_do_nothing_else(
+    client: TestClient, db: Database, site: SiteInfo, database: DatabaseUnderTest
+) -> None:
+    env = {"PARLOUR_DATABASE_URL": database.url, "PARLOUR_SECRET_KEY": SECRET}
+    printed = CliRunner().invoke(app, ["site", "analyze-key", site.slug], env=env)
+    assert printed.exit_code == 0, printed.output
+    key = printed.stdout.strip().splitlines()[0]
+    assert key.startswith("pa_" + site.slug + ".")
+    body = {"comment": {"text": "You are an idiot."}, "requestedAttributes": {"INSULT": {}}}
+    assert analyze(client, body, key).status_code == 200
+    # Nothing but the Perspective endpoint takes it: not the staff API, not as a bearer token.
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.patch(f"/api/v1/sites/{site.slug}", json={"name": "Taken"}, headers=bearer).status_code == 401
+    assert client.get(f"/api/v1/sites/{site.slug}", headers=bearer).status_code == 401
+    # A key for another site's name, or with its MAC altered, is refused.
+    for forged in (key.replace(site.slug, "herald", 1), key[:-2] + ("AA" if not key.endswith("AA") else "BB")):
+        refused = analyze(client, body, forged)
+        assert refused.status_code == 400 and "API key" in refused.json()["error"]["message"], forged
+    # Rotating the site's staff key retires the analyze key with it.
+    with db.write() as session:
+        rotate_api_key(session=session, site=get_site(session=session, slug=site.slug))
+    assert analyze(client, body, key).status_code == 400

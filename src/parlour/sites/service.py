@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -19,6 +20,8 @@ from parlour.sites.schemas import FROM_STORAGE, STORED, SiteCreate, SiteSettings
 from parlour.sites.urls import normalise_origin, normalise_story_url, origin_allowed
 
 API_KEY_PREFIX = "pk_"
+# A key that may only score text at the Perspective-compatible endpoint, for tools such as Coral Talk.
+ANALYZE_KEY_PREFIX = "pa_"
 
 
 def hash_api_key(key: str) -> str:
@@ -105,6 +108,28 @@ def site_for_api_key(*, session: Session, api_key: str) -> Site | None:
     if not api_key.startswith(API_KEY_PREFIX):
         return None
     return session.scalar(select(Site).where(Site.api_key_hash == hash_api_key(api_key)))
+
+
+def analyze_key(*, secret_key: str, site: Site) -> str:
+    """The site's analyze-only key: derived from the server's secret and the site's staff key, nothing stored.
+
+    Rotating the staff key (or changing the secret key) changes it; it cannot do anything the staff key can,
+    because no route but the Perspective endpoint accepts it.
+    """
+    message = f"perspective-analyze:{site.slug}:{site.api_key_hash}".encode()
+    mac = hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
+    return f"{ANALYZE_KEY_PREFIX}{site.slug}.{base64.urlsafe_b64encode(mac[:24]).decode()}"
+
+
+def site_for_analyze_key(*, session: Session, secret_key: str, key: str) -> Site | None:
+    """The site an analyze-only key belongs to, or None."""
+    slug, dot, _mac = key.removeprefix(ANALYZE_KEY_PREFIX).partition(".")
+    if not key.startswith(ANALYZE_KEY_PREFIX) or not dot:
+        return None
+    site = session.scalar(_SITE_BY_SLUG, {"slug": slug})
+    if site is None or not hmac.compare_digest(analyze_key(secret_key=secret_key, site=site), key):
+        return None
+    return site
 
 
 def find_story(*, session: Session, site: Site, url: str) -> Story | None:
