@@ -6,7 +6,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +110,37 @@ Event = (
 E = TypeVar("E")
 
 
+@dataclass(frozen=True)
+class _Durable:
+    """A subscriber whose work must not be lost once the write that raised the events is acknowledged."""
+
+    event_types: tuple[type[Any], ...]
+    # Inside the write's own transaction, with its session: what it stores commits, or not, with the write.
+    store: Callable[[Session, list[Any]], int]
+    # For events no write recorded: stored after the commit, in a transaction of its own.
+    store_alone: Callable[[list[Any]], int]
+    # After the commit, when either stored something (wakes the sender).
+    stored: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `EventBus.record` did inside a write, for `publish` after the commit: which durable subscribers stored."""
+
+    stored: frozenset[int] = frozenset()
+
+
 class EventBus:
-    """Calls subscribers after the write that raised the event has committed; a failing subscriber is logged."""
+    """Calls subscribers after the write that raised the event has committed; a failing subscriber is logged.
+
+    Durable subscribers (webhook deliveries) also run inside the write itself, when the write hands its events to
+    `record` before committing; a crash after the commit then cannot lose what they store.
+    """
 
     def __init__(self) -> None:
         self._subscribers: dict[type[Any], list[Callable[[Any], None]]] = defaultdict(list)
         self._together: list[tuple[tuple[type[Any], ...], Callable[[list[Any]], None]]] = []
+        self._durable: list[_Durable] = []
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         self._subscribers[event_type].append(handler)
@@ -120,7 +149,28 @@ class EventBus:
         """`handler` gets one write's events of these types in one call: for work that costs a query per call."""
         self._together.append((event_types, handler))
 
-    def publish(self, events: list[Any]) -> None:
+    def subscribe_durably(
+        self,
+        event_types: tuple[type[Any], ...],
+        *,
+        store: Callable[[Session, list[Any]], int],
+        store_alone: Callable[[list[Any]], int],
+        stored: Callable[[], None],
+    ) -> None:
+        """`store(session, events)` inside a write that `record`s its events, else `store_alone(events)` after it."""
+        self._durable.append(_Durable(event_types, store, store_alone, stored))
+
+    def record(self, session: Session, events: list[Any]) -> Recorded:
+        """Run the durable subscribers inside the write (before its commit); their error is the write's error."""
+        stored = set()
+        for index, durable in enumerate(self._durable):
+            wanted = [event for event in events if isinstance(event, durable.event_types)]
+            if wanted and durable.store(session, wanted):
+                stored.add(index)
+        return Recorded(frozenset(stored))
+
+    def publish(self, events: list[Any], *, recorded: Recorded | None = None) -> None:
+        """After the commit. `recorded`: what `record` returned for these events inside the write, if it ran."""
         for event in events:
             for handler in self._subscribers[type(event)]:
                 _call(handler, event)
@@ -128,6 +178,23 @@ class EventBus:
             wanted = [event for event in events if isinstance(event, event_types)]
             if wanted:
                 _call(together, wanted)
+        for index, durable in enumerate(self._durable):
+            wanted = [event for event in events if isinstance(event, durable.event_types)]
+            if not wanted:
+                continue
+            if recorded is None:
+                _call(partial(_store_alone, durable), wanted)
+            elif index in recorded.stored:
+                _call(partial(_then, durable), wanted)
+
+
+def _store_alone(durable: _Durable, events: list[Any]) -> None:
+    if durable.store_alone(events):
+        durable.stored()
+
+
+def _then(durable: _Durable, _events: list[Any]) -> None:
+    durable.stored()
 
 
 def _call(handler: Callable[[Any], None], argument: Any) -> None:

@@ -7,6 +7,7 @@ import ipaddress
 import json
 import queue
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from parlour.app import create_app
@@ -25,6 +27,7 @@ from parlour.db.tables import Author, Comment, DeliveryStatus, Site, WebhookDeli
 from parlour.events import AuthorBanned, CommentModerated
 from parlour.settings import Settings
 from parlour.webhooks import dispatch
+from parlour.webhooks import queue as queue_module
 from parlour.webhooks.addresses import IPAddress, resolve
 from parlour.webhooks.queue import Claimed, claim_due, new_delivery
 from parlour.webhooks.retry import DeliveryPolicy
@@ -549,3 +552,47 @@ def test_a_comment_looks_up_the_sites_endpoints_once(client: TestClient, site: S
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
     assert len(lookups) == 1
+
+
+def _delivered_events(db: Database) -> list[tuple[str, int]]:
+    with db.read() as session:
+        rows = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id))
+        return [(row.event, row.payload["data"]["comment"]["id"]) for row in rows]
+
+
+def test_a_comments_delivery_is_stored_with_it_before_anything_after_the_commit(
+    settings: Settings, db: Database, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kill -9 right after the comment's commit: nothing that runs after the commit ever runs. Without its lifespan
+    # the app never starts the sender either, so what is in the table is what a restart would find.
+    create_test_site(db)
+    app = create_app(settings, webhook_policy=FAST)
+    with contextlib.closing(TestClient(app, base_url="https://comments.example")) as client:
+        create_hook(client, receiver.url)
+        monkeypatch.setattr(app.state.parlour.bus, "publish", lambda *_args, **_kwargs: None)
+        payload = {"site": "courier", "url": STORY, "body": "Stored with its webhook.", "author": {"name": "Ann"}}
+        retried = [
+            client.post("/api/v1/comments", json=payload, headers={"Idempotency-Key": "post-1"}) for _ in range(2)
+        ]
+    app.state.parlour.db.dispose()
+    app.state.parlour.webhooks.db.dispose()
+    assert [r.status_code for r in retried] == [201, 201]
+    comment_id = retried[0].json()["id"]
+    # The widget's retry is answered from the stored record and queues nothing twice.
+    assert retried[1].json()["id"] == comment_id
+    assert _delivered_events(db) == [("comment.created", comment_id)]
+
+
+def test_a_post_whose_delivery_cannot_be_queued_is_not_acknowledged(
+    hooks: TestClient, db: Database, site: SiteInfo, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_hook(hooks, receiver.url)
+
+    def disk_full(**_fields: Any) -> WebhookDelivery:
+        raise OperationalError("INSERT INTO webhook_deliveries", {}, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(queue_module, "new_delivery", disk_full)
+    post(hooks, "Nobody may miss this one.", expect=503)
+    with db.read() as session:
+        assert session.scalars(select(Comment.id)).all() == []
+    assert _delivered_events(db) == []

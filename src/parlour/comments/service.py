@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -60,6 +61,7 @@ from parlour.errors import (
     StoryClosed,
     Unauthorized,
 )
+from parlour.events import Recorded
 from parlour.identity.readers import Reader
 from parlour.infra.clientip import reader_key
 from parlour.infra.ratelimit import RateLimiter
@@ -78,6 +80,11 @@ class WriteResult:
 
     value: Any
     events: list[Any] = field(default_factory=list)
+    # Set when the write handed its events to the bus's durable subscribers inside its own transaction.
+    recorded: Recorded | None = None
+
+
+RecordEvents = Callable[[Session, list[Any]], Recorded]
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,14 @@ class PostContext:
     reader: Reader | None = None
 
 
-def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: PostContext) -> WriteResult:
-    """Validate, gather, rate-limit and score outside any transaction, then store in one short write."""
+def post_comment(
+    *, db: Database, scorer: Scorer, data: CommentCreate, context: PostContext, record: RecordEvents | None = None
+) -> WriteResult:
+    """Validate, gather, rate-limit and score outside any transaction, then store in one short write.
+
+    record: the event bus's `record`, run inside the write with its events (webhook deliveries commit with the
+    comment); without it, subscribers hear of the comment only when the caller publishes the events.
+    """
     with db.read() as session:
         site = get_site(session=session, slug=data.site)
         settings = site_settings(site)
@@ -145,9 +158,10 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
             "body_hash": submission.body_hash,
         },
         request_hash=request_hash,
+        record=record,
     )
     try:
-        comment, author, story, token, surge = db.write_together(store)
+        comment, author, token, raised, recorded = db.write_together(store)
     except IntegrityError:
         # Another request with the same Idempotency-Key won the race; answer as it did.
         if context.idempotency_key:
@@ -159,9 +173,7 @@ def post_comment(*, db: Database, scorer: Scorer, data: CommentCreate, context: 
     # Built from the rows as written, after the commit: no read back, and the next writer need not wait for it.
     own = _own_from(written_row(comment, author), comment, settings)
     created = CommentCreated(id=comment.id, status=comment.status, edit_token=token, comment=own)
-    posted = events.CommentPosted(site.id, story.id, story.url, comment.id, comment.parent_id, comment.status.value)
-    raised: list[Any] = [posted, events.StoryChanged(site.id, story.id, story.url)]
-    return WriteResult(created, raised + ([surge] if surge else []))
+    return WriteResult(created, raised, recorded)
 
 
 def check_draft(*, db: Database, scorer: Scorer, data: DraftCheck, context: PostContext) -> DraftChecked:
@@ -376,8 +388,9 @@ def _store_comment(
     context: PostContext,
     decided: dict[str, Any],
     request_hash: str,
-) -> tuple[Comment, Author, Story, str, events.StoryPremoderated | None]:
-    """The write of a new comment: its author, the row, its token, the counts and the surge guard."""
+    record: RecordEvents | None,
+) -> tuple[Comment, Author, str, list[Any], Recorded | None]:
+    """The write of a new comment: its author, the row, its token, the counts, the surge guard and its events."""
     author = _upsert_author(session, draft.site, author_in, poster, known_id=draft.known_author_id)
     # Without an Idempotency-Key the token is random, so its hash goes into the INSERT itself.
     token = new_edit_token() if context.idempotency_key is None else None
@@ -386,7 +399,14 @@ def _store_comment(
     token = token or _assign_idempotent_token(session, comment, draft.site, context, request_hash)
     count_new_comment(session, comment, became_listed=is_listed(comment.status, 0))
     surge = surge_guard(session=session, story=story, settings=draft.settings, status=decided["status"])
-    return comment, author, story, token, surge
+    site_id, status = draft.site.id, comment.status.value
+    raised: list[Any] = [
+        events.CommentPosted(site_id, story.id, story.url, comment.id, comment.parent_id, status),
+        events.StoryChanged(site_id, story.id, story.url),
+    ] + ([surge] if surge else [])
+    # In the same savepoint as the comment: a delivery that cannot be queued fails the post, never goes missing.
+    recorded = record(session, raised) if record is not None else None
+    return comment, author, token, raised, recorded
 
 
 def _insert_comment(

@@ -144,8 +144,8 @@ def post_comment(
         idempotency_key=idempotency_key,
         reader=signed_in(state.db, authorization),
     )
-    result = service.post_comment(db=state.db, scorer=state.scorer, data=data, context=context)
-    state.bus.publish(result.events)
+    result = service.post_comment(db=state.db, scorer=state.scorer, data=data, context=context, record=state.bus.record)
+    state.bus.publish(result.events, recorded=result.recorded)
     created: CommentCreated = result.value
     return created
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from parlour.accounts.sessions import SignedIn
@@ -14,7 +15,7 @@ from parlour.dashboard import forms
 from parlour.dashboard.auth import FormData
 from parlour.dashboard.render import is_htmx, redirect, render
 from parlour.errors import InvalidInput
-from parlour.events import EventBus
+from parlour.events import EventBus, Recorded
 from parlour.moderation import dashboard
 from parlour.moderation.actions import Outcome
 from parlour.moderation.queues import Queue
@@ -74,13 +75,18 @@ def act_all(
     with state.db.write() as session:
         dashboard.require_current(session=session, staff=who.staff, comment_ids=deciding, seen=seen)
         outcomes = [work(session=session) for work in works]
-    publish(state.bus, outcomes)
+        recorded = record(state.bus, session, outcomes)
+    publish(state.bus, outcomes, recorded)
     return outcomes
 
 
-def publish(bus: EventBus, outcomes: Sequence[Outcome]) -> None:
-    for outcome in outcomes:
-        bus.publish(outcome.events)
+def record(bus: EventBus, session: Session, outcomes: Sequence[Outcome]) -> Recorded:
+    """Inside the actions' transaction: what must not be lost (webhook deliveries) commits with them."""
+    return bus.record(session, [event for outcome in outcomes for event in outcome.events])
+
+
+def publish(bus: EventBus, outcomes: Sequence[Outcome], recorded: Recorded) -> None:
+    bus.publish([event for outcome in outcomes for event in outcome.events], recorded=recorded)
 
 
 def after(

@@ -12,7 +12,7 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 
 from parlour.dashboard import forms
-from parlour.dashboard.acting import act, act_all, after, publish, reply_of
+from parlour.dashboard.acting import act, act_all, after, publish, record, reply_of
 from parlour.dashboard.auth import CheckedForm, Moderator
 from parlour.dashboard.render import is_htmx, redirect, render
 from parlour.errors import InvalidInput
@@ -185,7 +185,8 @@ def undo(request: Request, state: State, who: Moderator, form: CheckedForm) -> R
     action_ids = forms.ids_of(form, "action", what="action")
     with state.db.write() as session:
         outcomes = [actions.undo(session=session, staff=who.staff, action_id=i) for i in reversed(action_ids)]
-    publish(state.bus, outcomes)
+        recorded = record(state.bus, session, outcomes)
+    publish(state.bus, outcomes, recorded)
     if not is_htmx(request):
         return redirect(forms.next_of(form, "/admin"))
     context = {"message": "Undone", "undo_ids": [], "refresh": True}

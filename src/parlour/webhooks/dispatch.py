@@ -18,7 +18,7 @@ from parlour.events import AuthorBanned, CommentModerated, CommentPosted, EventB
 from parlour.infra.polling import PollingLoop
 from parlour.settings import Settings
 from parlour.webhooks.addresses import Resolver, resolve
-from parlour.webhooks.queue import Claimed, claim_due, enqueue, record_attempt
+from parlour.webhooks.queue import Claimed, claim_due, enqueue, enqueue_in, record_attempt
 from parlour.webhooks.retry import DeliveryPolicy
 from parlour.webhooks.sender import Attempt, make_client, send
 
@@ -111,10 +111,14 @@ def make_dispatcher(settings: Settings, *, db: Database, policy: DeliveryPolicy 
 
 
 def connect(bus: EventBus, *, db: Database, dispatcher: Dispatcher) -> None:
-    """Queue a delivery for every event that has a webhook, then wake the sender."""
+    """Queue a delivery for every event that has a webhook, then wake the sender.
 
-    def on_events(events: list[object]) -> None:
-        if enqueue(db=db, events=events):
-            dispatcher.wake()
-
-    bus.subscribe_together((CommentPosted, CommentModerated, AuthorBanned, StoryChanged), on_events)
+    Inside the write that raised the events where it records them (a new comment, a moderator's decision), so the
+    deliveries are stored with it; after its commit for the other writes.
+    """
+    bus.subscribe_durably(
+        (CommentPosted, CommentModerated, AuthorBanned, StoryChanged),
+        store=enqueue_in,
+        store_alone=lambda events: enqueue(db=db, events=events),
+        stored=dispatcher.wake,
+    )

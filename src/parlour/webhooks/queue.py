@@ -1,4 +1,4 @@
-"""The delivery queue in the database: rows are queued in short write transactions, claimed under a lease, settled."""
+"""The delivery queue in the database: rows queued with the write that raised the event, leased, then settled."""
 
 from __future__ import annotations
 
@@ -35,19 +35,47 @@ class Claimed:
     allow_private_network: bool
 
 
-def enqueue(*, db: Database, events: list[object]) -> int:
-    """Queue one delivery per active endpoint of each event's site that wants it; returns how many.
+def enqueue_in(session: Session, events: list[object]) -> int:
+    """Queue the deliveries inside the caller's write, which raised the events: they commit, or not, with it.
 
-    One write's events come together (a new comment raises CommentPosted and StoryChanged), so each site's
-    endpoints are looked up once for all of them: most sites have no webhooks, and then that one read, with no
-    write lock, is all a comment costs.
+    One lookup of the site's endpoints for all of a write's events (a new comment raises CommentPosted and
+    StoryChanged): most sites have no webhooks, and then that one indexed read is all a comment costs.
     """
+    now = utcnow()
+    queued = 0
+    for site_id, named in _by_site(events).items():
+        endpoints = _active_endpoints(session, site_id)
+        wanted = [(name, event) for name, event in named if _wanting(endpoints, name)]
+        if not wanted:
+            continue
+        slug = session.scalar(select(Site.slug).where(Site.id == site_id))
+        for name, event in wanted:
+            data = payloads.event_data(session, event)
+            if data is None or slug is None:
+                log.info("webhook event %s: %r is gone, nothing queued", name, event)
+                continue
+            for endpoint_id in _wanting(endpoints, name):
+                session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
+                queued += 1
+    return queued
+
+
+def enqueue(*, db: Database, events: list[object]) -> int:
+    """Queue, after the commit of the write that raised them, the deliveries of events no write recorded.
+
+    A read first, with no write lock: most sites have no webhooks. A crash between that write's commit and this
+    one loses the deliveries, which is why writes that can record their events in their own transaction do.
+    """
+    return sum(_enqueue_for_site(db, site_id, named) for site_id, named in _by_site(events).items())
+
+
+def _by_site(events: list[object]) -> dict[int, list[tuple[str, object]]]:
     by_site: dict[int, list[tuple[str, object]]] = {}
     for event in events:
         name, site_id = payloads.event_type(event), getattr(event, "site_id", None)
         if name is not None and site_id is not None:
             by_site.setdefault(site_id, []).append((name, event))
-    return sum(_enqueue_for_site(db, site_id, named) for site_id, named in by_site.items())
+    return by_site
 
 
 def _enqueue_for_site(db: Database, site_id: int, named: list[tuple[str, object]]) -> int:
