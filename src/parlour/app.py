@@ -94,8 +94,9 @@ def create_app(
         await state.webhooks.start()
         await mail.start()
         yield
-        await mail.stop()
-        await state.webhooks.stop()
+        # Side by side, each cut short after the same short grace: a hanging SMTP server and a hanging webhook
+        # receiver together cost one grace, not the sum of their timeouts (see infra/polling.py).
+        await asyncio.gather(mail.stop(), state.webhooks.stop())
         following.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await following

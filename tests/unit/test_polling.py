@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -97,3 +98,26 @@ def test_stop_lets_the_step_in_flight_finish_and_wake_after_stop_does_nothing() 
         polling.wake()
 
     run_async(scenario)
+
+
+def test_stop_cuts_a_hanging_step_short_after_the_grace() -> None:
+    cancelled = []
+
+    async def hanging_step() -> int:
+        try:
+            await asyncio.sleep(3600)  # a server that accepted and never answers
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return 0
+
+    async def scenario() -> float:
+        polling = PollingLoop("hung", hanging_step, batch=1, poll_seconds=LONG_POLL, stop_grace_seconds=0.2)
+        await polling.start()
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await polling.stop()
+        return time.monotonic() - started
+
+    took = run_async(scenario)
+    assert cancelled == [True] and 0.2 <= took < 1.0

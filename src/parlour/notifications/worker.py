@@ -46,7 +46,6 @@ class MailWorker:
             self._step,
             batch=self.policy.batch,
             poll_seconds=self.policy.poll_seconds,
-            stop_grace_seconds=settings.smtp_timeout_seconds + 1,
         )
         self._digest_day: date | None = None
         # The first housekeeping waits a while: a process that starts and stops at once never does it.
@@ -60,7 +59,7 @@ class MailWorker:
         await self._polling.start()
 
     async def stop(self) -> None:
-        """Let a send in flight finish (within the SMTP timeout); a lease covers anything cut short."""
+        """Let a send in flight finish within the stop grace, else cut it short; its lease brings it back."""
         await self._polling.stop()
 
     def wake(self) -> None:

@@ -45,7 +45,6 @@ class Dispatcher:
             self.run_once,
             batch=self.policy.batch,
             poll_seconds=self.policy.poll_seconds,
-            stop_grace_seconds=self.policy.timeout + 1,
         )
         self._client: httpx.AsyncClient | None = None
 
@@ -54,7 +53,7 @@ class Dispatcher:
         await self._polling.start()
 
     async def stop(self) -> None:
-        """Let an attempt in flight finish (within the timeout), then stop; leases cover anything cut short."""
+        """Let an attempt in flight finish within the stop grace, else cut it short; its lease brings it back."""
         await self._polling.stop()
         if self._client is not None:
             await self._client.aclose()
