@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import String, event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from parlour.db.engine import Database, _commit_together, _Job, connect
@@ -188,3 +189,38 @@ def test_a_failed_job_leaves_what_an_earlier_job_wrote_readable_after_the_commit
         jobs[1].outcome()
     with db.read() as session:
         assert session.get(Reader, 1).name == "Jo Bloggs"  # type: ignore[union-attr]
+
+
+def test_a_writer_waits_no_longer_than_the_busy_timeout_while_another_program_holds_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "held.db"
+    db = connect(f"sqlite:///{path}", busy_timeout_ms=300)
+    with db.write() as session:
+        session.execute(text("CREATE TABLE rows (n INTEGER UNIQUE, parent_id INTEGER)"))
+    other = sqlite3.connect(path, isolation_level=None)  # another program, outside Parlour's lock file
+    other.execute("BEGIN EXCLUSIVE")
+    waits: list[float] = [0.0] * 8
+    outcomes: list[object] = [None] * 8
+
+    def writer(i: int) -> None:
+        time.sleep(0.1 * i)  # arriving one after another, while earlier ones wait: each joins a later batch
+        started = time.monotonic()
+        try:
+            outcomes[i] = db.write_together(insert(i))
+        except OperationalError as exc:
+            outcomes[i] = exc
+        waits[i] = time.monotonic() - started
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.rollback()
+    other.close()
+
+    assert max(waits) < 0.3 + 0.2, [round(w, 2) for w in waits]
+    # Each is told as a leader is (503 in errors.py), and none of them ran: none is stored, even once the lock is free.
+    assert all(isinstance(outcome, OperationalError) and "database is locked" in str(outcome) for outcome in outcomes)
+    assert db.write_together(insert(100)) == 100
+    assert stored(db) == [100]
+    db.dispose()

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import fcntl
+import math
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from parlour.db.folded import SQLITE_FUNCTION
 from parlour.moderation.folding import fold_for_search
 
 T = TypeVar("T")
+# How long the next BEGIN on this thread may wait for SQLite's lock, when shorter than the busy timeout: a group
+# commit's leader waits no longer than the first deadline of its batch.
+_lock_wait_ms: ContextVar[int | None] = ContextVar("parlour_lock_wait_ms", default=None)
 
 
 @dataclass(frozen=True)
@@ -79,13 +87,15 @@ def _connect_sqlite(url: str, busy_timeout_ms: int) -> Database:
         writes=sessionmaker(writes, expire_on_commit=False),
         engines=(reads, writes),
         write_lock=_sqlite_write_lock(url),
-        group_commit=GroupCommit(),
+        group_commit=GroupCommit(busy_timeout_ms),
     )
 
 
 @dataclass(eq=False)
 class _Job(Generic[T]):
     work: Callable[[Session], T]
+    # time.monotonic() past which it must not start: its enqueue time plus the busy timeout.
+    deadline: float = math.inf
     result: T | None = None
     error: BaseException | None = None
     finished: bool = False
@@ -134,19 +144,33 @@ def _cause_behind_lost_savepoint(exc: BaseException) -> BaseException:
 
 
 class GroupCommit:
-    """Writers that arrive while one commits wait, and the next of them runs them all in one transaction."""
+    """Writers that arrive while one commits wait, and the next of them runs them all in one transaction.
 
-    def __init__(self) -> None:
+    Each job waits for the write lock no longer than a writer of its own would (the busy timeout from when it was
+    handed in): past that it fails as a leader that timed out does (OperationalError, 503), whether it is still
+    queued or the batch it joined is still waiting for another program's lock, and it never runs afterwards. A
+    job that ran in a batch that commits is answered as committed.
+    """
+
+    def __init__(self, busy_timeout_ms: int = 10000) -> None:
         self._pending: list[_Job[Any]] = []
         self._changed = threading.Condition()
         self._leading = False
+        self._wait_seconds = busy_timeout_ms / 1000
 
     def run(self, db: Database, work: Callable[[Session], T]) -> T:
-        job = _Job(work)
+        job = _Job(work, deadline=time.monotonic() + self._wait_seconds)
         with self._changed:
             self._pending.append(job)
             while self._leading and not job.finished:
-                self._changed.wait()
+                remaining = job.deadline - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                elif job in self._pending:
+                    self._pending.remove(job)  # no leader took it: it never runs
+                    raise lock_timeout()
+                else:
+                    self._changed.wait()  # a leader took it: its batch decides, and says so when it is done
             if job.finished:
                 return job.outcome()
             self._leading = True
@@ -162,11 +186,27 @@ class GroupCommit:
         return job.outcome()
 
 
+def lock_timeout() -> OperationalError:
+    """What a writer gets when the busy timeout ran out, as SQLite's own `database is locked` (503 in errors.py)."""
+    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+
 def _commit_together(db: Database, batch: list[_Job[Any]]) -> None:
+    _expire(batch)
+    deadlines = [job.deadline for job in batch if job.error is None]
+    if not deadlines:
+        return
+    # The lock is waited for no longer than the first deadline: no job then waits past its own.
+    first = min(deadlines)
+    wait = None if first == math.inf else max(1, int((first - time.monotonic()) * 1000))
+    waiting = _lock_wait_ms.set(wait)
     try:
         with db.write() as session:
+            # BEGIN now, once for the batch: a lock that does not come in time fails the batch before any job starts.
+            session.connection()
+            _expire(batch)
             for job in batch:
-                if not job.run(session):
+                if job.error is None and not job.run(session):
                     # Jobs after it would run outside any transaction, each committed on its own: none runs.
                     raise job.error or RuntimeError("the transaction ended")
     except BaseException as exc:
@@ -176,6 +216,16 @@ def _commit_together(db: Database, batch: list[_Job[Any]]) -> None:
                 job.error = exc
         if not isinstance(exc, Exception):
             raise
+    finally:
+        _lock_wait_ms.reset(waiting)
+
+
+def _expire(batch: list[_Job[Any]]) -> None:
+    """Jobs past their deadline fail without starting: their callers' wait is over."""
+    now = time.monotonic()
+    for job in batch:
+        if job.error is None and now > job.deadline:
+            job.error = lock_timeout()
 
 
 class WriterQueue(AbstractContextManager[None]):
@@ -253,6 +303,11 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, *, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        wait = _lock_wait_ms.get()
+        wanted = busy_timeout_ms if wait is None else min(wait, busy_timeout_ms)
+        if connection.info.get("busy_timeout_ms", busy_timeout_ms) != wanted:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
+            connection.info["busy_timeout_ms"] = wanted
         connection.exec_driver_sql(begin)
 
     return engine
