@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -17,14 +19,31 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"*": set(), "a": {"href"}, "ol": {"st
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc noopener"
 
+# Bare URLs are linked only in a text with at most this many spots where one could start. markdown-it's
+# linkify costs time quadratic in the number of such spots (its inline rule searches all the text before each
+# "://", its core rule copies a paragraph's token list for each line with a link): 10,000 characters of
+# "http://a." took 250-600 ms. No real comment holds more than a few dozen links; a text over the bound is
+# rendered without linking bare URLs ([text](url) links still work), in time linear in its length.
+MAX_LINKIFY_CANDIDATES = 50
+# Where linkify-it could find a link: a scheme's "//" (also in "://"), an e-mail's "@", a domain's dot before
+# a letter (a top-level domain starts with one). Counted with one linear scan; code and links count too.
+_LINK_CANDIDATE = re.compile(r"//|@|\.[^\W\d_]")
 
-@lru_cache(maxsize=1)
-def _renderer() -> MarkdownIt:
+
+@lru_cache(maxsize=2)
+def _renderer(*, linkify: bool) -> MarkdownIt:
     # CommonMark with raw HTML off, and only the block and inline rules of our subset.
-    md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": linkify, "typographer": False})
     md.disable(["image", "heading", "lheading", "hr", "html_block", "html_inline", "reference"])
-    md.enable("linkify")
+    if linkify:
+        md.enable("linkify")
     return md
+
+
+def _links_bare_urls(source: str) -> bool:
+    # Stops counting at the first candidate over the bound.
+    over_bound = itertools.islice(_LINK_CANDIDATE.finditer(source), MAX_LINKIFY_CANDIDATES, None)
+    return next(over_bound, None) is None
 
 
 def clean_text(text: str) -> str:
@@ -37,7 +56,7 @@ def clean_text(text: str) -> str:
 
 def render(source: str) -> str:
     """Render a comment's Markdown source to HTML that is safe to insert into any page."""
-    html = _renderer().render(source)
+    html = _renderer(linkify=_links_bare_urls(source)).render(source)
     return sanitise(html)
 
 
