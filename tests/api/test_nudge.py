@@ -44,6 +44,20 @@ def test_draft_checks_are_rate_limited_per_network(client: TestClient, site: Sit
     assert int(limited.headers["retry-after"]) >= 1
 
 
+def test_the_draft_check_limit_is_per_network_whatever_the_site(
+    client: TestClient, db: Database, site: SiteInfo
+) -> None:
+    for slug in ("herald", "gazette"):
+        create_test_site(db, slug)
+    answers = [
+        client.post(CHECK, json={"site": ("courier", "herald", "gazette")[n % 3], "body": f"Draft {n}"}).status_code
+        for n in range(30)
+    ]
+    assert answers == [200] * 30
+    for slug in ("courier", "herald", "gazette"):
+        assert_problem(client.post(CHECK, json={"site": slug, "body": "One more"}), 429)
+
+
 def test_a_posted_comment_records_what_the_nudge_did(client: TestClient, db: Database, site: SiteInfo) -> None:
     for nudge in ("revised", "ignored", None):
         data = {"site": "courier", "url": STORY, "body": f"After the nudge: {nudge}", "author": {"name": "Ann"}}

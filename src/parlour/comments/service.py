@@ -63,7 +63,7 @@ from parlour.errors import (
 )
 from parlour.events import Recorded
 from parlour.identity.readers import Reader
-from parlour.infra.clientip import reader_key
+from parlour.infra.clientip import network_key, reader_key
 from parlour.infra.ratelimit import RateLimiter
 from parlour.moderation import intake, nudge
 from parlour.moderation.pipeline import decide
@@ -182,8 +182,8 @@ def check_draft(*, db: Database, scorer: Scorer, data: DraftCheck, context: Post
         site = get_site(session=session, slug=data.site)
         settings = site_settings(site)
     body = _valid_body(data.body, settings)
-    reader = reader_key(secret_key=context.secret_key, site_id=site.id, address=context.client_address)
-    intake.check_draft_rate(limiter=context.limiter, site=site, reader_key=reader)
+    network = network_key(secret_key=context.secret_key, address=context.client_address)
+    intake.check_draft_rate(limiter=context.limiter, network_key=network)
     found = nudge.verdict(settings=settings, scores=scorer.score(body), matches=nudge.word_matches(settings, body))
     return DraftChecked(
         decision=found.decision,

@@ -45,6 +45,12 @@ def reader_key(*, secret_key: str, site_id: int, address: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def network_key(*, secret_key: str, address: str) -> str:
+    """A stable, non-reversible key for a reader's network across every site, for limits that serve all sites."""
+    message = f"network\x00{bucket(address)}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
 def is_trusted(address: str, trusted: Sequence[Network]) -> bool:
     """Whether the address is inside one of the trusted proxies' networks."""
     try:

@@ -62,9 +62,13 @@ def check_rate_limits(*, limiter: RateLimiter, settings: SiteSettings, site: Sit
             )
 
 
-def check_draft_rate(*, limiter: RateLimiter, site: Site, reader_key: str) -> None:
-    """Drafts are scored for the nudge: generous for a writer, a wall for a script probing the word lists."""
-    decision = limiter.hit(f"draft:net:{site.id}:{reader_key}", limit=DRAFT_CHECKS_PER_MINUTE, window_seconds=60.0)
+def check_draft_rate(*, limiter: RateLimiter, network_key: str) -> None:
+    """Drafts are scored for the nudge: generous for a writer, a wall for a script probing the word lists.
+
+    Per network, whatever the site: scoring costs the same CPU on any site, and a limit per site would grow
+    with the number of sites a script can name.
+    """
+    decision = limiter.hit(f"draft:net:{network_key}", limit=DRAFT_CHECKS_PER_MINUTE, window_seconds=60.0)
     if not decision.allowed:
         raise RateLimited(
             "Too many draft checks from your network. Try again shortly.", retry_after=decision.retry_after_seconds
