@@ -11,9 +11,11 @@ from starlette.testclient import TestClient
 
 from parlour.app import create_app
 from parlour.clock import utcnow
+from parlour.comments import markup
 from parlour.db.engine import Database
 from parlour.db.tables import Comment, CommentStatus, ModerationAction, Story
 from parlour.events import StoryPremoderated
+from parlour.moderation import intake
 from parlour.settings import Settings
 from tests.conftest import ORIGIN, STORY, create_test_site, make_settings, post
 
@@ -94,6 +96,62 @@ def test_rate_limit_per_story(proxied: TestClient, db: Database) -> None:
     assert post_from(proxied, "203.0.113.2", "b", name="B").status_code == 201
     refused = post_from(proxied, "203.0.113.3", "c", name="C")
     assert refused.status_code == 429 and "on this story" in refused.json()["detail"]
+
+
+def edit_from(client: TestClient, address: str, created: dict[str, Any], body: str) -> Any:
+    headers = {"X-Forwarded-For": address, "X-Parlour-Edit-Token": created["edit_token"]}
+    return client.patch(f"{API}/comments/{created['id']}", json={"body": body}, headers=headers)
+
+
+def test_edits_are_rate_limited_per_comment(proxied: TestClient, db: Database) -> None:
+    create_test_site(db)
+    created = post_from(proxied, "203.0.113.7", "First take").json()
+    for n in range(intake.EDITS_PER_MINUTE_PER_COMMENT):
+        assert edit_from(proxied, "203.0.113.7", created, f"Take {n}").status_code == 200
+    # Another network gains nothing: the limit follows the comment.
+    refused = edit_from(proxied, "198.51.100.1", created, "One too many")
+    assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "of this comment" in refused.json()["detail"]
+    with db.read() as session:
+        assert session.scalar(select(Comment.body)) == f"Take {intake.EDITS_PER_MINUTE_PER_COMMENT - 1}"
+
+
+def test_edits_are_rate_limited_per_network_across_comments(proxied: TestClient, db: Database) -> None:
+    create_test_site(db, rate_per_network=0, rate_per_author=0)
+    per_comment = intake.EDITS_PER_MINUTE_PER_COMMENT
+    comments = [
+        post_from(proxied, "203.0.113.7", f"Comment {n}", name=f"R{n}").json()
+        for n in range(intake.EDITS_PER_MINUTE_PER_NETWORK // per_comment + 1)
+    ]
+    for n in range(intake.EDITS_PER_MINUTE_PER_NETWORK):
+        edited = edit_from(proxied, "203.0.113.7", comments[n // per_comment], f"Edit {n}")
+        assert edited.status_code == 200, edited.text
+    refused = edit_from(proxied, "203.0.113.7", comments[-1], "One too many")
+    assert refused.status_code == 429 and "from your network" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert edit_from(proxied, "198.51.100.1", comments[-1], "From elsewhere").status_code == 200
+
+
+def test_an_edit_that_cannot_succeed_is_refused_before_its_text_is_rendered(
+    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_test_site(db)
+    created = post(client, "Soon to be rejected.")
+    with db.write() as session:
+        session.execute(update(Comment).values(status=CommentStatus.REJECTED))
+
+    def costly(_body: str) -> str:
+        raise AssertionError("rendered an edit that is refused anyway")
+
+    monkeypatch.setattr(markup, "render", costly)
+    headers = {"X-Parlour-Edit-Token": created["edit_token"]}
+    refused = client.patch(f"{API}/comments/{created['id']}", json={"body": "x" * 5000}, headers=headers)
+    assert refused.status_code == 409, refused.text
+    with db.write() as session:
+        session.execute(update(Comment).values(status=CommentStatus.APPROVED, created_at=utcnow() - timedelta(hours=1)))
+    late = client.patch(f"{API}/comments/{created['id']}", json={"body": "x" * 5000}, headers=headers)
+    assert late.status_code == 403, late.text
 
 
 def test_banned_words_reject_and_suspect_words_hold(client: TestClient, db: Database) -> None:

@@ -194,14 +194,19 @@ def check_draft(*, db: Database, scorer: Scorer, data: DraftCheck, context: Post
 
 
 def edit_comment(
-    *, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str, reader: Reader | None = None
+    *, db: Database, scorer: Scorer, comment_id: int, token: str | None, body: str, context: PostContext
 ) -> WriteResult:
     """The author's edit: the new text goes through the content phases of the pipeline again."""
+    reader = context.reader
     with db.read() as session:
         comment, site = _owned_comment(session, comment_id, token, reader)
         settings = site_settings(site)
+        # Everything that refuses the edit whatever its text comes before the text is scored and rendered.
+        _check_editable(comment)
         _check_edit_window(comment, settings)
         clean = _valid_body(body, settings)
+        network = network_key(secret_key=context.secret_key, address=context.client_address)
+        intake.check_edit_rate(limiter=context.limiter, network_key=network, comment_id=comment_id)
         scores = scorer.score(clean)
         submission = intake.gather(
             session=session,
@@ -217,8 +222,7 @@ def edit_comment(
     html = markup.render(clean)
     with db.write() as session:
         comment, site = _owned_comment(session, comment_id, token, reader)
-        if comment.status not in {CommentStatus.APPROVED, CommentStatus.PENDING}:
-            raise Conflict("Only a published or pending comment can be edited.")
+        _check_editable(comment)  # again: a moderator may have decided it meanwhile
         comment.body, comment.html = clean, html
         comment.markup_version = markup.MARKUP_VERSION
         comment.edited_at = utcnow()
@@ -536,6 +540,11 @@ def _owned_comment(
     site = session.get(Site, story.site_id)
     assert site is not None
     return comment, site
+
+
+def _check_editable(comment: Comment) -> None:
+    if comment.status not in {CommentStatus.APPROVED, CommentStatus.PENDING}:
+        raise Conflict("Only a published or pending comment can be edited.")
 
 
 def _check_edit_window(comment: Comment, settings: SiteSettings) -> None:

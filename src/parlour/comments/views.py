@@ -159,15 +159,21 @@ def check_draft(request: Request, state: State, data: DraftCheck) -> DraftChecke
 
 
 def edit_comment(
+    request: Request,
     state: State,
     comment_id: int,
     data: CommentUpdate,
     token: EditToken = None,
     authorization: ReaderAuthorization = None,
 ) -> object:
-    reader = signed_in(state.db, authorization)
+    context = service.PostContext(
+        secret_key=state.settings.secret_key,
+        limiter=state.limiter,
+        client_address=_client_address(request, state),
+        reader=signed_in(state.db, authorization),
+    )
     result = service.edit_comment(
-        db=state.db, scorer=state.scorer, comment_id=comment_id, token=token, body=data.body, reader=reader
+        db=state.db, scorer=state.scorer, comment_id=comment_id, token=token, body=data.body, context=context
     )
     state.bus.publish(result.events)
     return result.value

@@ -21,6 +21,9 @@ from parlour.sites.schemas import ModerationMode, SiteSettings
 FLOOD_WINDOW = timedelta(minutes=10)
 RATE_WINDOW_SECONDS = 60.0
 DRAFT_CHECKS_PER_MINUTE = 30
+# An edit is scored and rendered again like a post: bounded so that a few editors cannot take the CPU.
+EDITS_PER_MINUTE_PER_COMMENT = 5
+EDITS_PER_MINUTE_PER_NETWORK = 20
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,21 @@ def check_draft_rate(*, limiter: RateLimiter, network_key: str) -> None:
         raise RateLimited(
             "Too many draft checks from your network. Try again shortly.", retry_after=decision.retry_after_seconds
         )
+
+
+def check_edit_rate(*, limiter: RateLimiter, network_key: str, comment_id: int) -> None:
+    """Per comment and per network (whatever the site), before the new text is scored or rendered."""
+    limits = (
+        (f"edit:comment:{comment_id}", EDITS_PER_MINUTE_PER_COMMENT, "of this comment"),
+        (f"edit:net:{network_key}", EDITS_PER_MINUTE_PER_NETWORK, "from your network"),
+    )
+    for key, limit, whose in limits:
+        decision = limiter.hit(key, limit=limit, window_seconds=RATE_WINDOW_SECONDS)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Too many edits {whose}: at most {limit} a minute. Try again shortly.",
+                retry_after=decision.retry_after_seconds,
+            )
 
 
 def find_author(*, session: Session, site: Site, identity: str) -> Author | None:
