@@ -16,6 +16,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 ]
+CREDENTIAL_HEADERS = ("authorization", "x-parlour-edit-token")
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 PAGE_CSP = (
     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -96,7 +97,8 @@ def _too_large(limit: int, path: str) -> Any:
 
 
 class SecurityHeaders:
-    """Headers on every response: nosniff, referrer policy, and a CSP that fits API or page."""
+    """Headers on every response: nosniff, referrer policy, a CSP that fits API or page, and no-store by default
+    for an answer to a request that carries credentials (an API key, a reader session, an edit token)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -106,6 +108,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        request_headers = Headers(scope=scope)
+        credentialed = any(name in request_headers for name in CREDENTIAL_HEADERS)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
@@ -114,6 +119,10 @@ class SecurityHeaders:
                 if "content-security-policy" not in headers:
                     is_page = headers.get("content-type", "").startswith("text/html")
                     headers.append("Content-Security-Policy", (PAGE_CSP if is_page else API_CSP).decode())
+                # What was answered for a credential is no one else's: a handler that knows its answer is
+                # public (a thread page) says so with its own Cache-Control.
+                if credentialed and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

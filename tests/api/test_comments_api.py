@@ -511,6 +511,35 @@ class TestHeaders:
             )
             assert "access-control-allow-origin" not in foreign.headers
 
+    def test_answers_for_an_edit_token_are_never_cached(self, client: TestClient, site: SiteInfo, db: Database) -> None:
+        created = client.post(
+            "/api/v1/comments", json={"site": "courier", "url": STORY, "body": "Mine", "author": {"name": "Ann"}}
+        )
+        assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
+        comment_id, token = created.json()["id"], {"X-Parlour-Edit-Token": created.json()["edit_token"]}
+        edited = client.patch(f"/api/v1/comments/{comment_id}", json={"body": "Mine, edited"}, headers=token)
+        assert edited.status_code == 200 and edited.headers["cache-control"] == "no-store"
+        with db.write() as session:
+            session.execute(update(Comment).values(status="pending"))
+        own = client.get(f"/api/v1/comments/{comment_id}", headers=token)
+        assert own.status_code == 200 and own.json()["comment"]["body"] == "Mine, edited"
+        assert own.headers["cache-control"] == "no-store"
+        vary = {v.strip().lower() for v in own.headers["vary"].split(",")}
+        assert {"x-parlour-edit-token", "authorization"} <= vary
+        deleted = client.delete(f"/api/v1/comments/{comment_id}", headers=token)
+        assert deleted.status_code == 204 and deleted.headers["cache-control"] == "no-store"
+        # The public permalink may be cached as before, but never for the author's request or the other way round.
+        public = post(client, "Public")
+        anonymous = client.get(f"/api/v1/comments/{public['id']}")
+        assert anonymous.status_code == 200 and "cache-control" not in anonymous.headers
+        assert "x-parlour-edit-token" in anonymous.headers["vary"].lower()
+        # Public thread reads stay cacheable.
+        page = client.get("/api/v1/threads", params={"site": "courier", "url": STORY})
+        assert page.headers["cache-control"].startswith("public")
+
+    def test_answers_to_a_staff_key_are_not_cached(self, client: TestClient, site: SiteInfo) -> None:
+        assert client.get("/api/v1/sites/courier", headers=site.auth).headers["cache-control"] == "no-store"
+
     def test_preflight(self, client: TestClient, site: SiteInfo) -> None:
         ok = client.options("/api/v1/comments", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
         assert ok.status_code == 204

@@ -46,7 +46,9 @@ class TestExchange:
     @pytest.mark.parametrize("algorithm", ["HS256", "RS256", "EdDSA"])
     def test_publisher_token_becomes_a_short_session(self, client: TestClient, db: Database, algorithm: str) -> None:
         create_test_site(db, **SITE_KEYS[algorithm], sso_session_seconds=900)
-        body = exchange(client, mint(algorithm))
+        started = client.post("/api/v1/reader/session", json={"site": "courier", "token": mint(algorithm)})
+        assert started.headers["cache-control"] == "no-store"
+        body = started.json()
         assert body["session_token"].startswith("prs_") and len(body["session_token"]) > 40
         assert body["reader"] == {
             "name": "Ada Reader",
@@ -99,6 +101,9 @@ class TestPostingAsReader:
         edited = client.patch(f"/api/v1/comments/{comment_id}", json={"body": "Edited, signed in."}, headers=headers)
         assert edited.status_code == 200, edited.text
         assert edited.json()["body"] == "Edited, signed in."
+        own = client.get(f"/api/v1/comments/{comment_id}", headers=headers)
+        assert own.json()["comment"]["body"] == "Edited, signed in."
+        assert (created.headers["cache-control"], own.headers["cache-control"]) == ("no-store", "no-store")
         # Another reader of the same site may not touch it.
         other = sign_in(client, "RS256", sub="user-7", name="Bo")
         assert client.patch(f"/api/v1/comments/{comment_id}", json={"body": "Hijack"}, headers=other).status_code == 403

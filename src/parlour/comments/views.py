@@ -35,6 +35,10 @@ from parlour.state import AppState, State
 EditToken = Annotated[str | None, Header(alias="X-Parlour-Edit-Token", max_length=200)]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 MAX_COUNT_URLS = 100
+# For answers that carry an edit token or a comment's source, or depend on who asks: no cache may keep them.
+PRIVATE = {"Cache-Control": "no-store"}
+# A permalink answers its author (proven by either header) differently from everyone else.
+VARY_ON_PROOF = "X-Parlour-Edit-Token, Authorization"
 
 
 async def get_thread(
@@ -121,9 +125,16 @@ def get_replies(
 
 
 def get_comment(
-    state: State, comment_id: int, token: EditToken = None, authorization: ReaderAuthorization = None
+    state: State,
+    response: Response,
+    comment_id: int,
+    token: EditToken = None,
+    authorization: ReaderAuthorization = None,
 ) -> CommentWithAncestors:
     """One comment with its ancestors (permalinks). Its author, proven by the token, also sees the source."""
+    response.headers["Vary"] = VARY_ON_PROOF
+    if token is not None or authorization is not None:
+        response.headers.update(PRIVATE)
     reader = signed_in(state.db, authorization)
     with state.db.read() as session:
         return service.permalink(session=session, comment_id=comment_id, token=token, reader=reader)
@@ -131,12 +142,14 @@ def get_comment(
 
 def post_comment(
     request: Request,
+    response: Response,
     state: State,
     data: CommentCreate,
     idempotency_key: IdempotencyKeyHeader = None,
     authorization: ReaderAuthorization = None,
 ) -> CommentCreated:
     """Post a comment or a reply; the response carries the edit token, once."""
+    response.headers.update(PRIVATE)
     context = service.PostContext(
         secret_key=state.settings.secret_key,
         limiter=state.limiter,
@@ -160,12 +173,14 @@ def check_draft(request: Request, state: State, data: DraftCheck) -> DraftChecke
 
 def edit_comment(
     request: Request,
+    response: Response,
     state: State,
     comment_id: int,
     data: CommentUpdate,
     token: EditToken = None,
     authorization: ReaderAuthorization = None,
 ) -> object:
+    response.headers.update(PRIVATE)  # the source and the moderation reasons, for the author only
     context = service.PostContext(
         secret_key=state.settings.secret_key,
         limiter=state.limiter,
@@ -185,7 +200,7 @@ def delete_comment(
     reader = signed_in(state.db, authorization)
     result = service.delete_comment(db=state.db, comment_id=comment_id, token=token, reader=reader)
     state.bus.publish(result.events)
-    return Response(status_code=204)
+    return Response(status_code=204, headers=PRIVATE)
 
 
 def put_reaction(request: Request, state: State, comment_id: int) -> ReactionState:

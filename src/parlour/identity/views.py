@@ -25,8 +25,9 @@ from parlour.state import State
 PRIVATE = {"Cache-Control": "no-store"}
 
 
-def start_session(state: State, data: SessionStart) -> SessionCreated:
+def start_session(state: State, response: Response, data: SessionStart) -> SessionCreated:
     """Exchange the publisher's token for a short-lived Parlour session token (sent back as a Bearer token)."""
+    response.headers.update(PRIVATE)
     new = sessions.start_session(
         db=state.db, secret_key=state.settings.secret_key, site_slug=data.site, token=data.token
     )
