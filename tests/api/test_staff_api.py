@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from parlour.db.engine import Database
@@ -55,6 +57,25 @@ def test_site_update(client: TestClient, site: SiteInfo) -> None:
         client.patch("/api/v1/sites/courier", json={"settings": {"max_body_chars": 0}}, headers=site.auth), 422
     )
     assert_problem(client.patch("/api/v1/sites/courier", json={"settings": {"nope": 1}}, headers=site.auth), 422)
+
+
+def test_wildcard_origins_must_leave_a_registrable_domain(client: TestClient, db: Database, site: SiteInfo) -> None:
+    def origins(*values: str) -> Any:
+        return client.patch("/api/v1/sites/courier", json={"allowed_origins": list(values)}, headers=site.auth)
+
+    for broad in ("https://*.com", "https://*", "https://*.co.uk", "https://*.github.io", "https://a.*.example"):
+        refused = origins(ORIGIN, broad)
+        assert_problem(refused, 422, "allowed_origins")
+    assert client.get("/api/v1/sites/courier", headers=site.auth).json()["allowed_origins"] == [ORIGIN]
+    accepted = origins("https://*.news.example", "https://*.courier.co.uk")
+    assert accepted.status_code == 200, accepted.text
+    # A broad wildcard stored before the check still loads; the site's other settings can still be changed.
+    with db.write() as session:
+        session.execute(update(Site).values(allowed_origins=[ORIGIN, "https://*.com"]))
+    assert client.get("/api/v1/sites/courier", headers=site.auth).json()["allowed_origins"] == [ORIGIN, "https://*.com"]
+    renamed = client.patch("/api/v1/sites/courier", json={"name": "The Courier"}, headers=site.auth)
+    assert renamed.status_code == 200, renamed.text
+    assert post(client)["status"] == "approved"
 
 
 def test_thresholds_name_model_categories_in_any_case(client: TestClient, db: Database, site: SiteInfo) -> None:

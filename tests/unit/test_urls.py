@@ -56,6 +56,25 @@ def test_origin_matching_refuses_suffix_tricks() -> None:
     assert not origin_allowed("https://news.example:8443/a", allowed)
 
 
+BROAD_WILDCARDS = [
+    *("https://*.com", "https://*", "https://*.co.uk", "https://*.com.au", "https://*.gov.uk", "http://*.co.jp"),
+    *("https://*.com.br", "https://*.org.uk", "https://*.ac.uk", "https://*.github.io", "https://*.*.example"),
+    *("https://news.*.example", "https://*.10.0.0.1", "https://*.com."),
+]
+
+
+@pytest.mark.parametrize("broad", BROAD_WILDCARDS)
+def test_wildcard_origins_must_leave_a_registrable_domain(broad: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalise_origin(broad)
+
+
+def test_wildcard_origins_of_a_domain_are_kept() -> None:
+    assert normalise_origin("https://*.Paper.Example") == "https://*.paper.example"
+    assert normalise_origin("https://*.courier.co.uk:8443") == "https://*.courier.co.uk:8443"
+    assert normalise_origin("https://*.bücher.example") == "https://*.xn--bcher-kva.example"
+
+
 def test_origins_have_no_path() -> None:
     with pytest.raises(InvalidInput):
         normalise_origin("https://news.example/path")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from parlour.errors import InvalidInput
@@ -12,6 +13,32 @@ TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga"}
 )
 TRACKING_PREFIXES = ("utm_",)
+# A wildcard origin must leave a domain someone registers: '*.courier.example', never '*.com' or '*.co.uk'.
+# Not the whole Public Suffix List (a large dependency that changes weekly): the suffixes under which anyone
+# can get a name and that a newsroom might plausibly type, country second levels and shared hosting.
+PUBLIC_SUFFIXES = frozenset(
+    {
+        *(f"{second}.uk" for second in ("co", "org", "me", "ltd", "plc", "net", "sch", "ac", "gov", "nhs", "police")),
+        *(f"{second}.au" for second in ("com", "net", "org", "edu", "gov", "asn", "id")),
+        *(f"{second}.nz" for second in ("co", "org", "net", "ac", "govt", "geek", "school")),
+        *(f"{second}.jp" for second in ("co", "ne", "or", "ac", "go", "ed", "lg")),
+        *(f"{second}.br" for second in ("com", "net", "org", "gov", "edu", "art", "blog")),
+        *(f"{second}.za" for second in ("co", "org", "net", "gov", "ac", "web")),
+        *(f"{second}.in" for second in ("co", "net", "org", "gov", "ac", "firm", "gen", "ind")),
+        *(f"{second}.cn" for second in ("com", "net", "org", "gov", "edu")),
+        *(f"{second}.kr" for second in ("co", "or", "ne", "go", "ac")),
+        *(f"{second}.il" for second in ("co", "org", "net", "ac", "gov")),
+        *(f"{second}.id" for second in ("co", "or", "web", "ac", "go")),
+        *(f"com.{tld}" for tld in ("mx", "ar", "tr", "sg", "hk", "tw", "my", "ph", "pk", "ng", "eg", "sa", "ua")),
+        *(f"com.{tld}" for tld in ("pl", "es", "co", "pe", "ve", "vn", "gr", "cy", "mt", "ec", "uy", "bd", "np")),
+        *("co.at", "or.at", "ac.at", "gv.at", "co.th", "ac.th", "go.th", "in.th", "co.ke", "or.ke", "gob.mx"),
+        # Shared hosting: every customer gets a name under these.
+        *("github.io", "gitlab.io", "herokuapp.com", "netlify.app", "vercel.app", "pages.dev", "workers.dev"),
+        *("blogspot.com", "wordpress.com", "appspot.com", "web.app", "firebaseapp.com", "azurewebsites.net"),
+        *("cloudfront.net", "amazonaws.com", "s3.amazonaws.com", "fly.dev", "onrender.com", "glitch.me"),
+        *("ngrok.io", "ngrok-free.app", "substack.com", "medium.com", "tumblr.com", "wixsite.com"),
+    }
+)
 
 
 def normalise_story_url(raw: str) -> str:
@@ -29,13 +56,43 @@ def origin_of(url: str) -> str:
 
 
 def normalise_origin(raw: str) -> str:
-    """An allowed-origin entry: scheme://host[:port], optionally with a leading '*.' wildcard host."""
+    """An allowed-origin entry: scheme://host[:port], optionally with a leading '*.' wildcard host.
+
+    Only entries being written are checked: origins stored before a check existed are read as they are.
+    """
     wildcard = "://*." in raw
     parts = _split_http_url(raw.replace("://*.", "://", 1), field="allowed_origins")
     if parts.path not in {"", "/"} or parts.query or parts.fragment:
         raise InvalidInput(f"An origin has no path or query: {raw!r}", field="allowed_origins")
     host = _host_with_port(parts)
+    if "*" in host:
+        raise InvalidInput(
+            f"A wildcard is allowed only as the first label of a host, as in https://*.courier.example: {raw!r}",
+            field="allowed_origins",
+        )
+    if wildcard:
+        _check_wildcard_domain(parts.hostname or "", raw)
     return f"{parts.scheme.lower()}://{'*.' if wildcard else ''}{host}"
+
+
+def _check_wildcard_domain(hostname: str, raw: str) -> None:
+    """'*.' must be followed by a registrable domain: two labels or more, not a public suffix, not an address."""
+    domain = hostname.rstrip(".").lower()
+    labels = domain.split(".")
+    if len(labels) < 2 or domain in PUBLIC_SUFFIXES or _is_ip_address(domain) or not all(labels):
+        raise InvalidInput(
+            f"A wildcard origin must name a domain of your own, as in https://*.courier.example, not a top-level "
+            f"or public suffix that anyone can register under: {raw!r}",
+            field="allowed_origins",
+        )
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def origin_allowed(url: str, allowed_origins: list[str]) -> bool:
