@@ -8,14 +8,14 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from parlour.accounts.access import Staff
 from parlour.accounts.users import create_user
 from parlour.clock import utcnow
 from parlour.db.engine import Database
-from parlour.db.tables import MailAddress, MailMessage, MailStatus, StaffRole
+from parlour.db.tables import Comment, CommentStatus, MailAddress, MailMessage, MailStatus, StaffRole
 from parlour.moderation import actions
 from parlour.notifications import digests
 from parlour.notifications.worker import MailWorker
@@ -394,3 +394,28 @@ class TestDelivery:
             create_test_site(db)
             post(no_mail, name="Ann", email=ANN)
         assert outbox(db) == []
+
+
+def test_the_read_it_link_leads_only_to_comments_readers_can_see(client: TestClient, db: Database) -> None:
+    create_test_site(db)
+    shown = post(client, "Published.")["id"]
+    held, rejected, removed, deleted = (post(client, f"Not shown {n}.")["id"] for n in range(4))
+    tombstone = post(client, "Removed, but its reply holds it in place.")["id"]
+    post(client, "A reply.", parent_id=tombstone)
+    with db.write() as session:
+        for comment_id, status in (
+            (held, CommentStatus.PENDING),
+            (rejected, CommentStatus.REJECTED),
+            (removed, CommentStatus.REMOVED),
+            (deleted, CommentStatus.DELETED),
+            (tombstone, CommentStatus.REMOVED),
+        ):
+            session.execute(update(Comment).where(Comment.id == comment_id).values(status=status))
+    for listed in (shown, tombstone):
+        redirect = client.get(f"/go/{listed}", follow_redirects=False)
+        assert redirect.status_code == 303 and redirect.headers["location"] == f"{STORY}#comment-{listed}"
+    unknown = client.get("/go/999999", follow_redirects=False)
+    assert unknown.status_code == 404
+    for hidden in (held, rejected, removed, deleted):
+        answer = client.get(f"/go/{hidden}", follow_redirects=False)
+        assert (answer.status_code, answer.text, "location" in answer.headers) == (404, unknown.text, False)

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from parlour.comments.threading import is_listed
 from parlour.db.engine import Database
-from parlour.db.tables import Comment, CommentStatus, MailAddress, MailFrequency, Site, Story
+from parlour.db.tables import Comment, MailAddress, MailFrequency, Site, Story
 from parlour.errors import NotFound
 from parlour.notifications import addresses
 from parlour.notifications.letters import CATEGORY_NAMES
@@ -83,15 +84,19 @@ def choose(
 
 
 def comment_location(*, db: Database, comment_id: int) -> str:
-    """Where an e-mail's "read it" link leads: the comment on the article, or the article if it is not shown."""
+    """Where an e-mail's "read it" link leads: the comment on the article, if readers can see it there.
+
+    Anyone can try any id here, so a comment readers cannot see (held, rejected, removed or deleted without
+    replies) is not found exactly like an id that never existed: the answer must not tell that it exists, nor
+    on which article.
+    """
     with db.read() as session:
         comment = session.get(Comment, comment_id)
-        story = session.get(Story, comment.story_id) if comment else None
+        shown = comment is not None and is_listed(comment.status, comment.reply_count)
+        story = session.get(Story, comment.story_id) if comment is not None and shown else None
         if comment is None or story is None:
             raise NotFound("This comment does not exist.")
-        if comment.status is CommentStatus.APPROVED:
-            return f"{story.url}#comment-{comment.id}"
-        return story.url
+        return f"{story.url}#comment-{comment.id}"
 
 
 def _page(session: Session, address: MailAddress, category: str) -> LinkPage:
