@@ -17,6 +17,9 @@ Resolver = Callable[[str, int], list[IPAddress]]
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 MAX_URL_CHARS = 2048
+# Web servers only: a webhook on port 22, 25 or 6379 of a public host would make Parlour a port scanner and a
+# way to talk to other protocols. An endpoint the admin allows on a private network may use any port.
+WEBHOOK_PORTS = frozenset({80, 443})
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ def parse_target(url: str) -> Target:
         raise InvalidInput("The URL must not have a #fragment.", field="url")
     host = parsed.raw_host.decode("ascii")
     return Target(url=parsed, host=host, port=parsed.port or (443 if parsed.scheme == "https" else 80))
+
+
+def port_refusal(target: Target) -> str | None:
+    """Why deliveries may not go to this URL's port, or None for 80 and 443."""
+    if target.port in WEBHOOK_PORTS:
+        return None
+    return f"port {target.port} is not a web port (80 or 443)"
 
 
 def blocked_reason(address: IPAddress) -> str | None:
@@ -120,6 +130,12 @@ def check_target(url: str, *, allow_private_network: bool, resolver: Resolver) -
         raise InvalidInput(
             f"Webhooks may not be sent to loopback, private or link-local addresses: {reason}. "
             "Only the admin API key can allow private networks for an endpoint.",
+            field="url",
+        )
+    if (port := port_refusal(target)) is not None:
+        raise InvalidInput(
+            f"Webhooks are sent to ports 80 and 443 only: {port}. "
+            "Only the admin API key can allow another port, with allow_private_network.",
             field="url",
         )
     return target

@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from parlour.errors import InvalidInput
-from parlour.webhooks.addresses import Resolver, lookup, parse_target, refusal
+from parlour.webhooks.addresses import Resolver, lookup, parse_target, port_refusal, refusal
 from parlour.webhooks.queue import Claimed
 from parlour.webhooks.retry import DeliveryPolicy, succeeded
 from parlour.webhooks.signing import delivery_headers
@@ -48,7 +48,8 @@ async def send(
     if not addresses:
         return Attempt(None, f"{target.host} has no address.")
     # Checked again at every attempt: the name may point somewhere else now than when the endpoint was saved.
-    reason = None if claimed.allow_private_network else refusal(target.host, addresses)
+    # So is the port, for an endpoint saved before the port rule.
+    reason = None if claimed.allow_private_network else refusal(target.host, addresses) or port_refusal(target)
     if reason is not None:
         return Attempt(None, f"Not sent: {reason}.")
     body = orjson.dumps(claimed.payload)
