@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from parlour.errors import InvalidInput
-from parlour.sites.urls import normalise_origin, normalise_story_url, normalise_website, origin_allowed
+from parlour.sites.urls import (
+    normalise_origin,
+    normalise_story_url,
+    normalise_website,
+    origin_allowed,
+    remove_dot_segments,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,6 +23,13 @@ from parlour.sites.urls import normalise_origin, normalise_story_url, normalise_
         ("http://news.example:8080/a/", "http://news.example:8080/a"),
         ("https://news.example", "https://news.example/"),
         ("https://bücher.example/ä", "https://xn--bcher-kva.example/%C3%A4"),
+        # Dot segments go (RFC 3986 section 5.2.4), also when percent-encoded, and never climb above the root.
+        ("https://news.example.com/%2e%2e/%2e%2e/x", "https://news.example.com/x"),
+        ("https://news.example/a/./b/../c/", "https://news.example/a/c"),
+        ("https://news.example/world/%2E%2e/story?id=3", "https://news.example/story?id=3"),
+        ("https://news.example/a/b/..", "https://news.example/a"),
+        ("https://news.example/./", "https://news.example/"),
+        ("https://news.example/a/.../..b/c.", "https://news.example/a/.../..b/c."),
     ],
 )
 def test_story_urls_are_canonical(raw: str, canonical: str) -> None:
@@ -42,6 +55,22 @@ def test_story_urls_are_canonical(raw: str, canonical: str) -> None:
 def test_bad_urls_are_refused(bad: str) -> None:
     with pytest.raises(InvalidInput):
         normalise_story_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("path", "resolved"),
+    [
+        ("/a/b/c/./../../g", "/a/g"),  # the RFC's own examples
+        ("mid/content=5/../6", "mid/6"),
+        ("/../../x", "/x"),
+        ("/a/b/..", "/a/"),
+        ("/a//../b", "/a/b"),
+        ("/.", "/"),
+        ("", ""),
+    ],
+)
+def test_dot_segments_are_removed_as_rfc_3986_says(path: str, resolved: str) -> None:
+    assert remove_dot_segments(path) == resolved
 
 
 def test_origin_matching_refuses_suffix_tricks() -> None:

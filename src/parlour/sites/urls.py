@@ -162,11 +162,30 @@ def _host_with_port(parts: SplitResult) -> str:
 
 
 def _normalise_path(path: str) -> str:
+    # Decoded first, so '%2e%2e' is the '..' it stands for; then the dot segments go, as a browser resolves them.
+    path = remove_dot_segments(quote(unquote(path), safe="/-._~!$&()*+,;=:@"))
     # The trailing-slash rule: '/a/b/' and '/a/b' are the same article; the root stays '/'.
-    path = quote(unquote(path), safe="/-._~!$&()*+,;=:@")
     if not path:
         return "/"
     return path.rstrip("/") or "/"
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: '/a/./b/../c' is '/a/c'; '..' never climbs above the root."""
+    absolute = path.startswith("/")
+    segments = path.split("/")[1:] if absolute else path.split("/")
+    kept: list[str] = []
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment in {".", ".."}:
+            if segment == ".." and kept:
+                kept.pop()
+            if last:
+                kept.append("")  # '/a/b/..' is the folder '/a/', not the file '/a'
+        else:
+            kept.append(segment)
+    joined = "/".join(kept)
+    return "/" + joined if absolute else joined
 
 
 def _is_tracking(key: str) -> bool:
