@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
+from parlour.accounts import passwords
 from parlour.accounts.users import set_password, update_user
 from parlour.app import create_app
 from parlour.clock import utcnow
@@ -323,6 +324,21 @@ def test_a_new_password_signs_the_user_out_everywhere_and_the_old_one_stops_work
     fresh = world.browser("ann@courier.example")
     response = login_post(fresh.client, {"email": fresh.email, "password": "an entirely new passphrase"}, SAME_ORIGIN)
     assert response.status_code == 303
+
+
+def test_a_password_is_never_cut_and_an_over_long_one_is_refused_on_both_sides(world: World) -> None:
+    longest = "p" * passwords.MAX_LENGTH
+    with world.db.write() as session:
+        set_password(session=session, email="ann@courier.example", password=longest)
+    with world.db.write() as session, pytest.raises(InvalidInput, match="this one has 1025"):
+        set_password(session=session, email="ann@courier.example", password=longest + "x")
+    browser = world.browser("ann@courier.example")
+    # Its first 1024 characters are Ann's password; the whole is not.
+    refused = login_post(browser.client, {"email": browser.email, "password": longest + "x"}, SAME_ORIGIN)
+    assert refused.status_code == 401 and "at most 1024 characters" in refused.text
+    assert session_count(world.db) == 0
+    signed_in = login_post(browser.client, {"email": browser.email, "password": longest}, SAME_ORIGIN)
+    assert signed_in.status_code == 303
 
 
 def test_a_restored_account_without_a_password_signs_in_once_given_one(world: World) -> None:

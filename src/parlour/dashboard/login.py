@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from parlour.accounts import sessions
+from parlour.accounts import passwords, sessions
 from parlour.dashboard.auth import (
     CSRF_FIELD,
     LOGIN_PATH,
@@ -32,7 +32,6 @@ from parlour.moderation import dashboard
 from parlour.state import AppState, State
 
 MAX_EMAIL = 320
-MAX_PASSWORD = 1024
 EXPIRED = "The sign-in form had expired or was sent from elsewhere; it has been renewed: sign in again."
 
 
@@ -43,12 +42,16 @@ def login_page(request: Request, state: State, next: Annotated[str, Query(max_le
 
 def login(request: Request, state: State, form: SameOriginForm) -> Response:
     """Check the password (throttled per account and per network) and start a new session."""
-    email, password = form.get("email")[:MAX_EMAIL], form.get("password")[:MAX_PASSWORD]
+    # The password is never cut: a cut one would let the first 1024 characters of a longer entry sign in.
+    email, password = form.get("email")[:MAX_EMAIL], form.get("password")
     target = safe_next(*form.get("next", "/admin").split("?", 1))
     if not login_form_matches(request, state.settings, form):
         # Nothing is checked or counted: the form was not ours (login CSRF) or is older than its cookie.
         return _form(request, state, target=target, error=EXPIRED, email=email, status=Forbidden.status)
     try:
+        if len(password) > passwords.MAX_LENGTH:
+            # No account can have it (hash_password refuses it): refused before any lookup, hash or count.
+            raise Unauthorized(f"A password has at most {passwords.MAX_LENGTH} characters.")
         new = dashboard.sign_in(
             db=state.db,
             email=email,
