@@ -9,7 +9,7 @@ from markdownify import MarkdownConverter
 
 from parlour.comments import markup
 from parlour.transfer import htmlmd
-from parlour.transfer.htmlmd import autop, html_to_markdown
+from parlour.transfer.htmlmd import html_to_markdown
 
 # Characters that matter to escaping and white space, and some that do not.
 TRICKY = st.text(alphabet=st.sampled_from(list("]\\&<`[>~=+|*_-#.)0123456789 \t\r\nabcXYZ!?,'\u00e9\u2014")))
@@ -58,10 +58,6 @@ def test_what_a_reader_saw_survives_the_round_trip() -> None:
         '<p>Rates rose 2.5% — <em>again</em>. See <a href="https://bank.example/r" rel="nofollow ugc noopener">'
         "the notice</a>.</p>"
     )
-
-
-def test_wordpress_line_breaks_become_paragraphs_and_breaks() -> None:
-    assert autop("one\ntwo\r\n\r\nthree") == "<p>one<br>\ntwo</p><p>three</p>"
 
 
 # Paragraphs of text with bold and italic words: what most exported comments hold, and the shortcut takes.

@@ -94,3 +94,15 @@ def test_wordpress_dry_run_matches_the_import_and_writes_nothing(db: Database, s
     assert (dry.created, dry.skipped, dry.notes) == (real.created, real.skipped, real.notes)
     again = import_comments(db=db, reader=WordPressReader(path), site_slug="courier")
     assert sum(again.created.values()) == 0 and again.skipped["already imported"] == 6
+
+
+def test_wordpress_block_html_converts_cleanly(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    stored = "<p>Two points:</p>\n<ul>\n<li>one\n</li>\n<li>two</li>\n</ul>\n<pre>line1\nline2</pre>\n<p>Done</p>"
+    path = wxr_file(tmp_path / "wp.xml", [WpPost("10", f"{ORIGIN}/2020/01/river/", "River", [WpComment("1", stored)])])
+    import_comments(db=db, reader=WordPressReader(path), site_slug="courier")
+    with db.read() as session:
+        comment = session.scalars(select(Comment)).one()
+    assert comment.html == (
+        "<p>Two points:</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n<pre><code>line1\nline2\n</code></pre>\n"
+        "<p>Done</p>"
+    )

@@ -34,7 +34,6 @@ _NEWLINES = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
 _SPACES = re.compile(r"[\t ]+")
 # Unicode's Cc category, which markup.clean_text drops (all but newline and tab).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_PARAGRAPHS = re.compile(r"\n\s*\n")
 
 
 # What markdownify's escape() acts on (escape_misc, escape_asterisks, escape_underscores): these characters, and
@@ -164,10 +163,3 @@ def _markdownify(html: str) -> str:
         text = html_entities.unescape(nh3.clean(html, tags=set(), clean_content_tags=DROPPED))
         return _escape(_collapse(clean_text(text)), set()).strip()
     return _BLANK_LINES.sub("\n\n", clean_text(converted)).strip()
-
-
-def autop(text: str) -> str:
-    """WordPress stores comments with bare line breaks (wpautop adds <p> and <br> when it shows them)."""
-    text = text.replace("\r\n", "\n").strip()
-    paragraphs = [p.strip().replace("\n", "<br>\n") for p in _PARAGRAPHS.split(text) if p.strip()]
-    return "".join(f"<p>{p}</p>" for p in paragraphs)

@@ -8,7 +8,6 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from parlour.db.tables import CommentStatus
-from parlour.transfer.htmlmd import autop
 from parlour.transfer.records import (
     Malformed,
     MalformedFile,
@@ -19,6 +18,7 @@ from parlour.transfer.records import (
     SourceComment,
     SourceThread,
 )
+from parlour.transfer.wpautop import autop
 from parlour.transfer.xmlstream import XmlStream, check_well_formed, child_text, line_of, local, root_tag
 
 # WXR 1.0, 1.1 and 1.2 differ in the namespace's version only; elements are matched by local name.
