@@ -106,3 +106,21 @@ def test_wordpress_block_html_converts_cleanly(db: Database, site: SiteInfo, tmp
         "<p>Two points:</p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n<pre><code>line1\nline2\n</code></pre>\n"
         "<p>Done</p>"
     )
+
+
+def test_wordpress_escaped_titles_names_and_links_are_unescaped(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    # As WordPress writes them: the title through esc_html/ent2ncr, the permalink through esc_url, the
+    # commenter's name and URL as saved (_wp_specialchars, kses).
+    post = WpPost(
+        "10",
+        f"{ORIGIN}/2020/01/river/?lang=en&#038;page=1",
+        "Council approves &#8220;new&#8221; bridge &amp; road",
+        [WpComment("1", "Hi", author="Tom &amp; Jerry", url="https://tj.example/?a=1&amp;b=2")],
+    )
+    import_comments(db=db, reader=WordPressReader(wxr_file(tmp_path / "wp.xml", [post])), site_slug="courier")
+    with db.read() as session:
+        story = session.scalars(select(Story)).one()
+        author = session.scalars(select(Author)).one()
+    assert story.title == "Council approves \u201cnew\u201d bridge & road"
+    assert "&#038;" not in story.url and "lang=en&page=1" in story.url
+    assert (author.display_name, author.website) == ("Tom & Jerry", "https://tj.example/?a=1&b=2")

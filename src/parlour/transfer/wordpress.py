@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Container, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,11 +97,19 @@ def _wp_time(value: str | None) -> datetime | None:
         return None
 
 
+def _unescaped(element: Element, name: str) -> str:
+    """A field WordPress stores or exports HTML-escaped, as the plain text its readers saw."""
+    # Titles go out through the_title_rss (esc_html, ent2ncr: "&#8220;"), links through esc_url ("&#038;");
+    # commenters' names are saved through _wp_specialchars ("Tom &amp; Jerry") and their URLs through kses
+    # ("?a=1&amp;b=2"). Each escapes once, without double-encoding, so one unescape gives the text back.
+    return html.unescape((child_text(element, name) or "").strip()).strip()
+
+
 def _thread(item: Element, post_id: str) -> SourceThread:
     return SourceThread(
         source_id=post_id,
-        url=(child_text(item, "link") or "").strip(),
-        title=(child_text(item, "title") or "").strip() or None,
+        url=_unescaped(item, "link"),
+        title=_unescaped(item, "title") or None,
         created_at=_wp_time(child_text(item, "post_date_gmt")),
         closed=(child_text(item, "comment_status") or "").strip() == "closed",
         position=line_of(item),
@@ -137,9 +146,9 @@ def _comment(element: Element, post_id: str) -> Record:
         created_at=created_at,
         status=status,
         author=SourceAuthor(
-            name=(child_text(element, "comment_author") or "").strip(),
+            name=_unescaped(element, "comment_author"),
             email=(child_text(element, "comment_author_email") or "").strip() or None,
-            website=(child_text(element, "comment_author_url") or "").strip() or None,
+            website=_unescaped(element, "comment_author_url") or None,
         ),
         position=position,
         note=note,
