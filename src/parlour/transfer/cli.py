@@ -56,7 +56,7 @@ DeferIndexes = Annotated[
 ]
 MatchAuthors = Annotated[
     bool,
-    typer.Option(help="Attribute comments to the site's anonymous authors with the same e-mail address."),
+    typer.Option(help="Attribute comments to the site's anonymous authors with the same e-mail address and name."),
 ]
 
 

@@ -281,24 +281,34 @@ class _Import:
         return story_id
 
     def _authors(self, session: Session, prepared: list[Prepared]) -> dict[str, int]:
-        """Authors known by key: made by an earlier import, or (when allowed) readers with the same e-mail."""
+        """Authors known by key: made by an earlier import, or (when allowed) readers of that e-mail and name."""
         keys = {p.author_key for p in prepared if p.author_key}
         found = self._imported(session, "author", keys)
         if self.dry_run:
             found |= {k: v for k, v in self.planned_authors.items() if k in keys}
-        emails = [k for k in keys - found.keys() if "@" in k and not k.startswith("user:")]
-        if self.match_authors and emails:
-            # Only anonymous authors: an imported, unverified e-mail must never reach a signed-in account.
-            query = (
-                select(Author.email, Author.id)
-                .where(Author.site_id == self.site_id, Author.external_id.is_(None), Author.email.in_(_IDS))
-                .order_by(Author.id)
-            )
-            for chunk in _chunks(emails):
-                rows = session.execute(query, {"ids": chunk})
-                for email, author_id in rows:
-                    if email is not None and email not in found:
-                        found[email] = int(author_id)
+        if self.match_authors:
+            wanted = {
+                (p.author_email, p.author_name): p.author_key
+                for p in prepared
+                if p.author_email and p.author_key and p.author_key not in found
+            }
+            found |= self._readers(session, wanted)
+        return found
+
+    def _readers(self, session: Session, wanted: dict[tuple[str, str], str]) -> dict[str, int]:
+        """Anonymous authors by (e-mail, name): the live service's identity, whose name is its display name."""
+        found: dict[str, int] = {}
+        # Only anonymous authors: an imported, unverified e-mail must never reach a signed-in account.
+        query = (
+            select(Author.email, Author.display_name, Author.id)
+            .where(Author.site_id == self.site_id, Author.external_id.is_(None), Author.email.in_(_IDS))
+            .order_by(Author.id)
+        )
+        for chunk in _chunks(sorted({email for email, _name in wanted})):
+            for email, name, author_id in session.execute(query, {"ids": chunk}):
+                key = wanted.get((email or "", name))  # email is never None: it matched the IN list
+                if key is not None and key not in found:
+                    found[key] = int(author_id)
         return found
 
     def _imported(self, session: Session, kind: str, source_ids: Iterable[str]) -> dict[str, int]:
