@@ -92,3 +92,25 @@ def test_isso_dry_run_matches_the_import_and_writes_nothing(
     assert table_counts(db) == before
     real = import_comments(db=db, reader=IssoReader(isso_database.path, origin=ORIGIN), site_slug="courier")
     assert (dry.created, dry.skipped) == (real.created, real.skipped) and dry.created["comments"] == 7
+
+
+def test_isso_inline_html_is_converted_as_isso_showed_it(
+    db: Database, site: SiteInfo, isso_database: IssoData, tmp_path: Path
+) -> None:
+    copy = shutil.copy(isso_database.path, tmp_path / "html.db")
+    text = (
+        "With <b>html</b>, <strong>strong</strong> and <em>em</em>, *Markdown* too.\n\n"
+        "<blockquote>Quoted</blockquote>\n\n<script>alert('x')</script><style>p {}</style>Done"
+    )
+    with sqlite3.connect(copy) as isso:
+        # Isso's misaka renderer let inline HTML through, then its sanitiser kept a few tags (not <b>).
+        isso.execute("UPDATE comments SET text = ? WHERE id = ?", (text, isso_database.ids["other"]))
+    import_comments(db=db, reader=IssoReader(Path(copy), origin=ORIGIN), site_slug="courier")
+    comments = imported(db)
+    assert comments[isso_database.ids["other"]].html == (
+        "<p>With html, <strong>strong</strong> and <em>em</em>, <em>Markdown</em> too.</p>\n"
+        "<blockquote>\n<p>Quoted</p>\n</blockquote>\n<p>Done</p>"
+    )
+    # A script goes with what it holds, as in every import (Isso's sanitiser kept its text); the javascript:
+    # link was never a link.
+    assert comments[isso_database.ids["script"]].html == "<p>[x](javascript:alert(1))</p>"

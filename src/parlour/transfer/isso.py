@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urljoin
 
+import nh3
+from markdown_it import MarkdownIt
+
 from parlour.db.tables import CommentStatus
+from parlour.transfer.htmlmd import DROPPED
 from parlour.transfer.records import (
     Malformed,
     MalformedFile,
@@ -25,6 +32,13 @@ REQUIRED = {
     "threads": {"id", "uri", "title"},
     "comments": {"tid", "id", "parent", "created", "mode", "text", "author", "email", "website"},
 }
+# What Isso's sanitiser keeps of a rendered comment (isso/html/__init__.py, 0.14); anything else loses its tags.
+ISSO_TAGS = frozenset(
+    {"a", "p", "hr", "br", "ol", "ul", "li", "pre", "code", "blockquote", "del", "ins", "strong", "em"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "sub", "sup", "table", "thead", "tbody", "th", "td"}
+)
+# Something that looks like an HTML tag; without one, Isso's Markdown is taken as it is.
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
 class IssoReader:
@@ -98,12 +112,13 @@ def _comment(
         created_at = datetime.fromtimestamp(float(created), UTC)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, OSError):
         return Malformed(position, f"created is not a time: {created!r}")
+    body, text_format = _text(text if isinstance(text, str) else "")
     return SourceComment(
         source_id=str(comment_id),
         thread_id=str(thread_id),
         parent_id=None if parent is None else str(parent),
-        text=text if isinstance(text, str) else "",
-        text_format="markdown",
+        text=body,
+        text_format=text_format,
         created_at=created_at,
         status=status,
         author=SourceAuthor(
@@ -113,3 +128,27 @@ def _comment(
         ),
         position=position,
     )
+
+
+def _text(text: str) -> tuple[str, Literal["html", "markdown"]]:
+    """The comment's text and its format: Markdown, or HTML when it holds tags, rendered as Isso rendered it.
+
+    Isso's Markdown may hold inline HTML, which Isso's misaka renderer passed through and its sanitiser cut to
+    ISSO_TAGS: rendered here the same way, it goes on to the HTML conversion every import uses, instead of
+    showing its tags as text. Scripts and the like go with their content, as in every import.
+    """
+    if _TAG.search(text) is None:
+        return text, "markdown"
+    return isso_html(text), "html"
+
+
+def isso_html(text: str) -> str:
+    """The HTML Isso's misaka renderer showed for a comment, sanitised to ISSO_TAGS and without scripts' text."""
+    html = _markdown().render(text)
+    return nh3.clean(html, tags=set(ISSO_TAGS), attributes={"a": {"href"}}, clean_content_tags=set(DROPPED))
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # CommonMark with raw HTML on, and bare URLs made links as Isso's autolink did.
+    return MarkdownIt("commonmark", {"html": True, "linkify": True}).enable("linkify")
