@@ -178,8 +178,8 @@ def test_the_reader_reports_malformed_posts_by_line_and_reads_fields_from_the_fi
     records = list(DisqusReader(export).records())
     assert records[:3] == [
         Malformed(f"line {first}", "a <post> without dsq:id"),
-        Malformed(f"line {first + 1} (post a)", "the post names no thread"),
-        Malformed(f"line {first + 2} (post b)", "the post has no <author>"),
+        Malformed(f"line {first + 1} (post a)", "the post names no thread", "a"),
+        Malformed(f"line {first + 2} (post b)", "the post has no <author>", "b"),
     ]
     comment = records[3]
     assert isinstance(comment, SourceComment)

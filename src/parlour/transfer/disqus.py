@@ -82,13 +82,13 @@ def _post(record: FlatRecord) -> Record:
     fields = record.fields
     thread_id = fields.get(THREAD_ID)
     if not thread_id:
-        return Malformed(position, "the post names no thread")
+        return Malformed(position, "the post names no thread", source_id)
     try:
         created_at = parse_utc(fields.get("createdAt", ""))
     except ValueError:
-        return Malformed(position, f"createdAt is not a time: {fields.get('createdAt')!r}")
+        return Malformed(position, f"createdAt is not a time: {fields.get('createdAt')!r}", source_id)
     if "author" not in fields:
-        return Malformed(position, "the post has no <author>")
+        return Malformed(position, "the post has no <author>", source_id)
     anonymous = _flag(fields, "author/isAnonymous")
     return SourceComment(
         source_id=source_id,

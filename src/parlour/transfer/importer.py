@@ -97,6 +97,8 @@ class _Import:
         self.threads: dict[str, SourceThread] = {}
         self.stories: dict[str, int | str] = {}  # thread id -> story id, or why its comments are skipped
         self.refused: dict[str, str] = {}  # thread id -> its URL, when off the site's origins or invalid
+        # Comment id -> why it was skipped, for its replies' notes: skipped records are the exception, so few.
+        self.skipped: dict[str, str] = {}
         self.next_temp = -1
         # Dry runs only: what would have been created, standing in for the rows a real run reads back.
         self.planned: dict[str, Node] = {}
@@ -115,10 +117,8 @@ class _Import:
                         pending.append(item)
                     elif isinstance(item, SourceThread):
                         self.threads.setdefault(item.source_id, item)
-                    elif isinstance(item, Malformed):
-                        self.report.skip(f"malformed: {item.reason}", item.position)
-                    elif isinstance(item, Skipped):
-                        self.report.skip(item.reason, item.position)
+                    elif isinstance(item, Malformed | Skipped):
+                        self._skip(item)
                 while len(pending) >= batch_size:
                     deferred += self._spill(spill, self.batch(pending[:batch_size], resolving=None))
                     del pending[:batch_size]
@@ -127,6 +127,12 @@ class _Import:
             progress.update(done=reader.size(), total=reader.size(), counts=self.report.counts())
             self._place_deferred(spill, deferred, batch_size)
         return self.report
+
+    def _skip(self, item: Malformed | Skipped) -> None:
+        reason = f"malformed: {item.reason}" if isinstance(item, Malformed) else item.reason
+        self.report.skip(reason, item.position)
+        if item.source_id is not None:
+            self.skipped[item.source_id] = reason
 
     def _spill(self, spill: IO[bytes], records: list[Prepared]) -> int:
         for record in records:
@@ -203,14 +209,12 @@ class _Import:
             parent: Node | None = None
             if record.parent_id is not None:
                 found = parents.get(record.parent_id)
-                if found is None and (resolving is None or record.parent_id in resolving):
+                skipped = self.skipped.get(record.parent_id)
+                if found is None and skipped is None and (resolving is None or record.parent_id in resolving):
                     plan.deferred.append(record)
                     continue
                 if found is None:
-                    self.report.note(
-                        f"{record.position}: its parent {record.parent_id} is not in the file; "
-                        "imported as a top-level comment"
-                    )
+                    self.report.note(f"{record.position}: {_missing_parent(record.parent_id, skipped)}")
                 elif found.story_id != story:
                     self.report.note(f"{record.position}: its parent is on another article; imported top-level")
                 else:
@@ -488,6 +492,13 @@ class _Import:
         self.report.created["authors"] += len(plan.new_authors) + sum(1 for c in plan.comments if c[2] == "")
         if self.dry_run:
             self.planned_authors.update((k, self._temp_id()) for k in plan.new_authors)
+
+
+def _missing_parent(parent_id: str, skipped: str | None) -> str:
+    """Why a reply comes over as a top-level comment."""
+    if skipped is None:
+        return f"its parent {parent_id} is not in the file; imported as a top-level comment"
+    return f"its parent {parent_id} was skipped ({skipped}); imported as a top-level comment"
 
 
 _NO_SCORES: dict[str, float] = {}

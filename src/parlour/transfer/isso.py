@@ -104,14 +104,14 @@ def _comment(
 ) -> Record:
     position = f"comment id {comment_id}"
     if thread_id is None:
-        return Malformed(position, "the comment belongs to no thread")
+        return Malformed(position, "the comment belongs to no thread", str(comment_id))
     status = MODES.get(mode) if isinstance(mode, int) else None
     if status is None:
-        return Malformed(position, f"unknown mode {mode!r}")
+        return Malformed(position, f"unknown mode {mode!r}", str(comment_id))
     try:
         created_at = datetime.fromtimestamp(float(created), UTC)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, OSError):
-        return Malformed(position, f"created is not a time: {created!r}")
+        return Malformed(position, f"created is not a time: {created!r}", str(comment_id))
     body, text_format = _text(text if isinstance(text, str) else "")
     return SourceComment(
         source_id=str(comment_id),

@@ -11,7 +11,7 @@ from parlour.errors import InvalidInput
 from parlour.sites.urls import normalise_website
 from parlour.transfer import prose
 from parlour.transfer.htmlmd import clean_text, html_to_markdown
-from parlour.transfer.records import Malformed, SourceComment
+from parlour.transfer.records import Malformed, Skipped, SourceComment
 
 MAX_NAME = 64  # authors.display_name
 MAX_EMAIL = 320
@@ -40,17 +40,19 @@ class Prepared(NamedTuple):
     author_key: str | None
 
 
-def prepare(record: SourceComment) -> Prepared | Malformed:
+def prepare(record: SourceComment) -> Prepared | Malformed | Skipped:
     """Convert the text to Markdown and render it as the live service does; tombstones keep no text."""
     if len(record.text) > MAX_IMPORTED_CHARS:
-        return Malformed(record.position, f"the comment is longer than {MAX_IMPORTED_CHARS:,} characters")
+        # Well-formed, only too long to take: said as it is, not as "malformed".
+        reason = f"too long: {len(record.text):,} characters, over the import limit of {MAX_IMPORTED_CHARS:,}"
+        return Skipped(record.position, reason, record.source_id)
     if record.status == CommentStatus.DELETED:
         body = html = ""
     else:
         source = record.text if record.text_format == "markdown" else html_to_markdown(record.text)
         body = clean_text(source).strip()
         if not body:
-            return Malformed(record.position, "nothing is left of the comment's text")
+            return Malformed(record.position, "nothing is left of the comment's text", record.source_id)
         html = prose.render(body)
     name, email, website, key = prepare_author(record)
     return Prepared(

@@ -54,14 +54,16 @@ class Malformed:
 
     position: str
     reason: str
+    source_id: str | None = None  # when known: a reply to it says its parent was skipped
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """A well-formed record that is not a comment Parlour imports (a pingback, say)."""
+    """A well-formed record that is not a comment Parlour imports (a pingback, a comment over the length limit)."""
 
     position: str
     reason: str
+    source_id: str | None = None
 
 
 Record = SourceThread | SourceComment | Malformed | Skipped

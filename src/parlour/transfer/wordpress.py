@@ -123,7 +123,7 @@ def _comment(element: Element, post_id: str) -> Record:
         return Malformed(position, "a <wp:comment> without <wp:comment_id>")
     kind = (child_text(element, "comment_type") or "").strip()
     if kind not in {"", "comment"}:
-        return Skipped(position, f"a {kind}, not a comment")
+        return Skipped(position, f"a {kind}, not a comment", source_id)
     note = ""
     created_at = _wp_time(child_text(element, "comment_date_gmt"))
     if created_at is None:
@@ -131,11 +131,11 @@ def _comment(element: Element, post_id: str) -> Record:
         created_at = _wp_time(child_text(element, "comment_date"))
         note = "no GMT time in the export; its local time was taken as UTC"
     if created_at is None:
-        return Malformed(position, "the comment has no valid date")
+        return Malformed(position, "the comment has no valid date", source_id)
     approved = (child_text(element, "comment_approved") or "").strip()
     status = STATUSES.get(approved)
     if status is None:
-        return Malformed(position, f"unknown comment_approved value {approved!r}")
+        return Malformed(position, f"unknown comment_approved value {approved!r}", source_id)
     parent = (child_text(element, "comment_parent") or "0").strip()
     return SourceComment(
         source_id=source_id,
