@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from parlour.db.engine import Database
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.importer import import_comments
 from parlour.transfer.prepare import MAX_IMPORTED_CHARS
+from parlour.transfer.records import MalformedFile
 from tests.conftest import ORIGIN, SiteInfo
 from tests.transfer.factories import Post, Thread, disqus_file, disqus_post
 
@@ -53,3 +56,12 @@ def test_a_reply_to_a_skipped_comment_says_its_parent_was_skipped(db: Database, 
     )
     assert "its parent gone is not in the file; imported as a top-level comment" in notes
     assert "p1 is not in the file" not in notes and "p3 is not in the file" not in notes
+
+
+def test_a_malformed_file_is_named_with_one_position_counted_from_1(tmp_path: Path) -> None:
+    export = tmp_path / "d.xml"
+    export.write_text('<disqus xmlns="http://disqus.com">\n<thread></disqus>\n')
+    with pytest.raises(MalformedFile) as refused:
+        DisqusReader(export).check()
+    # Where expat stops: the name in "</disqus>", the 11th character of line 2.
+    assert str(refused.value) == "d.xml is not well-formed XML at line 2, column 11: mismatched tag"

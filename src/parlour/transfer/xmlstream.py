@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from pyexpat import ErrorString
 from typing import Any, BinaryIO, NamedTuple, Protocol
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
@@ -102,8 +103,10 @@ def check_well_formed(path: Path) -> None:
                 parser.feed(chunk)
         parser.close()
     except ParseError as exc:
+        # expat counts columns from 0, and its message repeats the position: said once here, counted from 1.
         line, column = exc.position
-        raise MalformedFile(f"{path.name} is not well-formed XML at line {line}, column {column}: {exc}") from exc
+        where = f"line {line}, column {column + 1}"
+        raise MalformedFile(f"{path.name} is not well-formed XML at {where}: {ErrorString(exc.code)}") from exc
     except DefusedXmlException as exc:
         # Where expat stopped: the declaration (expat counts columns from 0).
         line, column = parser.parser.CurrentLineNumber, parser.parser.CurrentColumnNumber + 1
