@@ -9,7 +9,7 @@ import pytest
 
 from parlour.db.engine import Database
 from parlour.transfer.disqus import DisqusReader
-from parlour.transfer.importer import import_comments
+from parlour.transfer.importer import ALREADY, DUPLICATE, import_comments
 from parlour.transfer.prepare import MAX_IMPORTED_CHARS
 from parlour.transfer.records import MalformedFile
 from tests.conftest import ORIGIN, SiteInfo
@@ -65,3 +65,12 @@ def test_a_malformed_file_is_named_with_one_position_counted_from_1(tmp_path: Pa
         DisqusReader(export).check()
     # Where expat stops: the name in "</disqus>", the 11th character of line 2.
     assert str(refused.value) == "d.xml is not well-formed XML at line 2, column 11: mismatched tag"
+
+
+def test_a_post_twice_in_the_file_is_a_duplicate_on_every_run(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    posts = [Post("p1", "t1", "<p>Once</p>", T0), Post("p1", "t1", "<p>Once</p>", T0)]
+    path = disqus_file(tmp_path / "d.xml", [Thread("t1", f"{ORIGIN}/news/1")], posts)
+    first = import_comments(db=db, reader=DisqusReader(path), site_slug="courier")
+    again = import_comments(db=db, reader=DisqusReader(path), site_slug="courier")
+    assert first.skipped == {DUPLICATE: 1}
+    assert again.skipped == {ALREADY: 1, DUPLICATE: 1}

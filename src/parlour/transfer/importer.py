@@ -191,11 +191,13 @@ class _Import:
 
         seen: set[str] = set()
         for record in prepared:
-            if record.source_id in done:
-                self.report.skip(ALREADY, record.position)
-                continue
+            # A copy is a duplicate before it is "already imported": on a second run both copies are in `done`.
             if record.source_id in seen:
                 self.report.skip(DUPLICATE, record.position)
+                continue
+            seen.add(record.source_id)
+            if record.source_id in done:
+                self.report.skip(ALREADY, record.position)
                 continue
             story = self._story(session, record.thread_id, final=resolving is not None)
             if story is None:
@@ -226,7 +228,6 @@ class _Import:
                         )
             if record.note:
                 self.report.note(f"{record.position}: {record.note}")
-            seen.add(record.source_id)
             parent, depth = place(parent, self.settings.max_depth, load)
             node = Node(self._temp_id(), story, parent.id if parent else None, depth, record.status, 0)
             nodes[node.id] = node
