@@ -74,3 +74,25 @@ def test_a_post_twice_in_the_file_is_a_duplicate_on_every_run(db: Database, site
     again = import_comments(db=db, reader=DisqusReader(path), site_slug="courier")
     assert first.skipped == {DUPLICATE: 1}
     assert again.skipped == {ALREADY: 1, DUPLICATE: 1}
+
+
+class LastCounts:
+    """A progress bar that remembers the counts it last showed."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def update(self, *, done: int, total: int, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def stage(self, description: str) -> None:
+        return None
+
+
+def test_the_progress_bar_ends_on_the_reports_counts(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+    # Replies read before their parent are placed after the end of the file: the bar must count them too.
+    posts = [Post("p2", "t1", "<p>Reply first</p>", T0, parent="p1"), Post("p1", "t1", "<p>Parent</p>", T0)]
+    path = disqus_file(tmp_path / "d.xml", [Thread("t1", f"{ORIGIN}/news/1")], posts)
+    bar = LastCounts()
+    report = import_comments(db=db, reader=DisqusReader(path), site_slug="courier", progress=bar, defer_indexes=False)
+    assert bar.counts == report.counts() and bar.counts["comments"] == 2

@@ -126,6 +126,8 @@ class _Import:
             deferred += self._spill(spill, self.batch(pending, resolving=None))
             progress.update(done=reader.size(), total=reader.size(), counts=self.report.counts())
             self._place_deferred(spill, deferred, batch_size)
+        # The bar's last line shows the report's counts, replies placed after the end of the file included.
+        progress.update(done=reader.size(), total=reader.size(), counts=self.report.counts())
         return self.report
 
     def _skip(self, item: Malformed | Skipped) -> None:
