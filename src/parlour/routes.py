@@ -309,15 +309,21 @@ ROUTES: list[Route] = [
     Route("GET", "/readyz", health.readyz, health.Health, tags=["operations"], errors=(503,)),
     Route("GET", "/metrics", health.metrics, tags=["operations"], response_class=Response, errors=(401,)),
     # Feeds
-    Route("GET", "/feeds/{site}/comments.atom", feeds.site_comments, tags=["feeds"], response_class=Response),
-    Route(
-        "GET",
-        "/feeds/{site}/stories/{story_id}.atom",
-        feeds.story_comments,
-        tags=["feeds"],
-        response_class=Response,
-        errors=(404, 422),
-    ),
+    *[
+        route
+        for method in ("GET", "HEAD")  # a feed reader may ask HEAD before it fetches
+        for route in (
+            Route(method, "/feeds/{site}/comments.atom", feeds.site_comments, tags=["feeds"], response_class=Response),
+            Route(
+                method,
+                "/feeds/{site}/stories/{story_id}.atom",
+                feeds.story_comments,
+                tags=["feeds"],
+                response_class=Response,
+                errors=(404, 422),
+            ),
+        )
+    ],
     # The widget's files
     Route("GET", "/embed.js", embedding.embed_js, tags=["widget"], response_class=Response),
     Route("GET", "/count.js", embedding.count_js, tags=["widget"], response_class=Response),

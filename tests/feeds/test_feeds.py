@@ -135,6 +135,32 @@ def test_feeds_are_cacheable_and_revalidate(db: Database, site: SiteInfo, client
     assert contents(parse(changed.content))[0] == "<p>Second.</p>"
 
 
+def test_feeds_compare_etags_weakly_and_match_any(db: Database, site: SiteInfo, client: TestClient) -> None:
+    post(client, "First.")
+    etag = client.get("/feeds/courier/comments.atom").headers["etag"]
+    # A cache in between may weaken the tag (W/"…"); If-None-Match compares weakly (RFC 9110, 13.1.2).
+    for header in [f"W/{etag}", f'"other", W/{etag}', "*"]:
+        response = client.get("/feeds/courier/comments.atom", headers={"If-None-Match": header})
+        assert response.status_code == 304, header
+        assert response.headers["etag"] == etag
+    assert client.get("/feeds/courier/comments.atom", headers={"If-None-Match": 'W/"other"'}).status_code == 200
+    # `*` matches only a feed that exists.
+    assert client.get("/feeds/nowhere/comments.atom", headers={"If-None-Match": "*"}).status_code == 404
+
+
+def test_head_answers_like_get_without_a_body(db: Database, site: SiteInfo, client: TestClient) -> None:
+    post(client, "First.")
+    story = story_id(db, STORY)
+    for path in ["/feeds/courier/comments.atom", f"/feeds/courier/stories/{story}.atom"]:
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == 200 and head.content == b""
+        for name in ["etag", "cache-control", "content-type"]:
+            assert head.headers[name] == got.headers[name], name
+        assert head.headers["content-length"] == str(len(got.content))
+        assert client.head(path, headers={"If-None-Match": got.headers["etag"]}).status_code == 304
+    assert client.head("/feeds/nowhere/comments.atom").status_code == 404
+
+
 @pytest.mark.parametrize(
     "path",
     ["/feeds/nowhere/comments.atom", "/feeds/nowhere/stories/1.atom", "/feeds/courier/stories/999999.atom"],

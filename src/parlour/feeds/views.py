@@ -1,4 +1,7 @@
-"""Feed handlers: parse, call one service function, answer with ETag and Cache-Control (304 when unchanged)."""
+"""Feed handlers: parse, call one service function, answer with ETag and Cache-Control (304 when unchanged).
+
+GET and HEAD share the handlers: a HEAD gets the same status and headers (Content-Length included), no body.
+"""
 
 from __future__ import annotations
 
@@ -35,10 +38,26 @@ def story_comments(request: Request, state: State, site: SiteSlug, story_id: Sto
     return _cached(request, body)
 
 
+def none_match(header: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this representation: `*`, or the tag by weak comparison (RFC 9110, 13.1.2)."""
+    if header is None:
+        return False
+    tags = {tag.strip() for tag in header.split(",")}
+    # Weak comparison: W/"x" and "x" are the same tag; a cache that revalidates may have weakened ours.
+    return "*" in tags or _opaque(etag) in {_opaque(tag) for tag in tags}
+
+
+def _opaque(tag: str) -> str:
+    return tag.removeprefix("W/")
+
+
 def _cached(request: Request, body: bytes) -> Response:
     # The ETag is the content's hash: right whatever changed (a comment, a name, a moderation decision).
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": FEED_CACHE_CONTROL}
-    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+    # Only reached for a feed that exists (an unknown site or story raised NotFound), so `*` matches here.
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(media_type=ATOM_TYPE, headers=headers | {"Content-Length": str(len(body))})
     return Response(body, media_type=ATOM_TYPE, headers=headers)
