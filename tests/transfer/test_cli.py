@@ -116,3 +116,14 @@ def test_restore_takes_backups_too(tmp_path: Path) -> None:
     assert runner.invoke(app, ["export", "--site", "courier", "--output", str(export)], env=env).exit_code == 0
     wrong_flag = runner.invoke(app, ["restore", str(export), "--force"], env=env)
     assert wrong_flag.exit_code == 2 and "--force is for backups" in flat(wrong_flag.output)
+
+
+def test_restore_of_another_systems_file_names_what_it_takes(tmp_path: Path) -> None:
+    env = {"PARLOUR_DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}", "PARLOUR_SECRET_KEY": SECRET, "COLUMNS": "200"}
+    disqus = small_export(tmp_path / "disqus.xml")
+    result = runner.invoke(app, ["restore", str(disqus)], env=env)
+    assert result.exit_code == 1
+    said = flat(result.output)
+    assert "is neither a Parlour export (JSON Lines from `parlour export`" in said
+    assert "nor a `parlour backup` file (an SQLite database or a pg_dump archive)" in said
+    assert "`parlour import disqus|wordpress|isso`" in said

@@ -231,7 +231,11 @@ def restore(
     force: Annotated[bool, typer.Option(help="Backups only: replace a database that holds data.")] = False,
 ) -> None:
     """Rebuild a site from its export into an empty database, or the whole database from a backup."""
+    from parlour.ops.backup import backup_kind
+
     if not is_export(file):
+        if backup_kind(file) is None:
+            fail("Restore refused", _not_restorable(file))
         _restore_backup(file, force=force)
         return
     if force:
@@ -252,6 +256,15 @@ def restore(
             f"`parlour user set-password --email {email}` (staff made with `parlour user create` before a "
             "restore keep their own account)."
         )
+
+
+def _not_restorable(file: Path) -> str:
+    # The command reads two kinds of file: say both, and where a file from another system goes instead.
+    return (
+        f"{file} is neither a Parlour export (JSON Lines from `parlour export`, starting with its header line) "
+        "nor a `parlour backup` file (an SQLite database or a pg_dump archive). Comments exported from Disqus, "
+        "WordPress or Isso come in with `parlour import disqus|wordpress|isso`."
+    )
 
 
 def _restore_backup(file: Path, *, force: bool) -> None:
