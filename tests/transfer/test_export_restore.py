@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from parlour.accounts.access import Staff
 from parlour.accounts.users import create_user
+from parlour.app import create_app
 from parlour.cli import app
+from parlour.comments import markup
 from parlour.db import migrate
 from parlour.db.engine import Database, connect
 from parlour.db.tables import Comment, Site, StaffRole, StaffUser, WebhookEndpoint
@@ -27,7 +29,7 @@ from parlour.transfer.export import FORMAT, SECTIONS, VERSION, export_site
 from parlour.transfer.importer import import_comments
 from parlour.transfer.restore import NO_PASSWORD, restore_export
 from tests.backup_support import empty_database
-from tests.conftest import SECRET, DatabaseUnderTest, SiteInfo, post
+from tests.conftest import SECRET, STORY, DatabaseUnderTest, SiteInfo, make_settings, post
 from tests.transfer.checks import assert_consistent, table_counts
 from tests.transfer.test_disqus import small_export
 
@@ -82,15 +84,20 @@ def lines(data: bytes) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def empty_target(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Database]:
+def empty_target_url(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[str]:
     """A second, migrated database of the same backend with nothing in it."""
     with empty_database(database.backend, tmp_path) as url:
         migrate.upgrade(url)
-        target = connect(url)
-        try:
-            yield target
-        finally:
-            target.dispose()
+        yield url
+
+
+@pytest.fixture
+def empty_target(empty_target_url: str) -> Iterator[Database]:
+    target = connect(empty_target_url)
+    try:
+        yield target
+    finally:
+        target.dispose()
 
 
 def test_export_is_versioned_json_lines_without_secrets(
@@ -228,3 +235,100 @@ def test_the_commands_export_and_restore(
             assert export_bytes(target) == out.read_bytes()
         finally:
             target.dispose()
+
+
+XSS = '<img src=x onerror="alert(document.cookie)">'
+
+
+def tampered(data: bytes, change: Any) -> bytes:
+    """The export with `change(record)` applied to every row line (it edits the dict in place)."""
+    out = []
+    for line in data.splitlines():
+        record = orjson.loads(line)
+        change(record)
+        out.append(orjson.dumps(record))
+    return b"\n".join(out) + b"\n"
+
+
+def test_restore_renders_html_again_and_ignores_the_files_html(
+    db: Database,
+    site: SiteInfo,
+    client: TestClient,
+    tmp_path: Path,
+    empty_target: Database,
+    empty_target_url: str,
+) -> None:
+    populate(db, client, tmp_path)
+    planted = post(client, "Plain words, and <b>a tag</b> typed as text.", name="Plain")
+
+    def plant(record: dict[str, Any]) -> None:
+        if record["type"] == "comment" and record["status"] != "deleted":
+            record["html"] = XSS  # the column the widget inserts as HTML
+            record["markup_version"] = 0
+
+    path = tmp_path / "tampered.jsonl"
+    path.write_bytes(tampered(export_bytes(db), plant))
+
+    restore_export(db=empty_target, path=path)
+
+    with empty_target.read() as session:
+        restored = session.scalars(select(Comment)).all()
+    assert restored and all(c.markup_version == markup.MARKUP_VERSION for c in restored)
+    for comment in restored:
+        assert comment.html == ("" if comment.status == "deleted" else markup.render(comment.body)), comment.id
+    with TestClient(create_app(make_settings(empty_target_url)), base_url="https://comments.example") as served:
+        page = served.get("/api/v1/threads", params={"site": "courier", "url": STORY})
+        assert page.status_code == 200, page.text
+        assert "onerror" not in page.text
+        shown = {c["id"]: c["html"] for c in page.json()["comments"]}
+        assert shown[planted["id"]] == "<p>Plain words, and &lt;b&gt;a tag&lt;/b&gt; typed as text.</p>"
+    # A file nobody touched comes back the same: the HTML it carried was what the renderer gives.
+    assert export_bytes(empty_target) == export_bytes(db)
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"settings": {"max_depth": 1000}}, r"line 2: the site's settings\.max_depth is refused: .*less than or equal"),
+        ({"settings": {"script_url": "https://evil.example/x.js"}}, r"settings\.script_url is refused: Extra"),
+        ({"settings": {"sign_in": "required"}}, r"line 2: the site's settings is refused: .*sign_in"),
+        ({"slug": "../other"}, r"line 2: the site's slug is refused"),
+        ({"allowed_origins": ["javascript:alert(1)"]}, r"line 2: the site's allowed_origins are refused"),
+    ],
+)
+def test_restore_checks_the_site_as_the_api_does(
+    db: Database,
+    site: SiteInfo,
+    client: TestClient,
+    tmp_path: Path,
+    empty_target: Database,
+    change: dict[str, Any],
+    refusal: str,
+) -> None:
+    post(client, "A comment.")
+
+    def edit(record: dict[str, Any]) -> None:
+        if record["type"] == "site":
+            record.update(change)
+
+    path = tmp_path / "tampered.jsonl"
+    path.write_bytes(tampered(export_bytes(db), edit))
+    before = table_counts(empty_target)
+    with pytest.raises(InvalidInput, match=refusal):
+        restore_export(db=empty_target, path=path)
+    assert table_counts(empty_target) == before
+
+
+def test_restore_refuses_an_unknown_status_by_line(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    post(client, "A comment.")
+
+    def edit(record: dict[str, Any]) -> None:
+        if record["type"] == "comment":
+            record["status"] = "featured"
+
+    path = tmp_path / "tampered.jsonl"
+    path.write_bytes(tampered(export_bytes(db), edit))
+    with pytest.raises(InvalidInput, match=r"line \d+: status 'featured' is not one of pending, approved"):
+        restore_export(db=empty_target, path=path)

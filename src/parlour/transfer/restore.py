@@ -5,6 +5,11 @@ audit log) stays true without remapping. That needs a database without those ids
 database holding any site, story, author or comment is refused before anything is read. Staff accounts may
 exist already (the admin who runs the restore); the export's staff are matched to them by e-mail. One
 transaction: a restore that fails half-way (a bad line, a clash) leaves the database as it was.
+
+The file is untrusted input, like a request: anyone who could edit it on its way must not be able to plant what
+the API would refuse. So each comment's HTML is rendered again from its Markdown source by the live service's
+renderer (the file's `html` is ignored), and the site's name, slug, origins and settings go through the API's
+own models.
 """
 
 from __future__ import annotations
@@ -17,13 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from parlour.comments import markup
 from parlour.db.engine import Database
+from parlour.db.tables import CommentStatus
 from parlour.errors import Conflict, InvalidInput
+from parlour.sites.schemas import STORED, SiteCreate
 from parlour.sites.service import API_KEY_PREFIX, hash_api_key
+from parlour.sites.urls import normalise_origin
 from parlour.transfer.export import FORMAT, SECTIONS, VERSION
 from parlour.transfer.report import NoProgress, Progress
 from parlour.transfer.serialise import column_values, table
@@ -119,7 +129,9 @@ def _restore_lines(
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"line {number}: {exc}") from exc
         if kind == "site":
-            _new_site(session, values, result)
+            _new_site(session, values, result, number)
+        elif kind == "comment":
+            _render_comment(values, number)
         elif kind == "staff_user":
             existing = _staff_by_email(session, values)
             if existing is not None:
@@ -160,20 +172,48 @@ def _refuse_non_empty(session: Session) -> None:
         )
 
 
-def _new_site(session: Session, values: dict[str, Any], result: RestoreResult) -> None:
-    slug = values.get("slug")
-    sites = table("sites").c
-    if session.scalar(select(func.count()).where(sites.slug == slug)):
-        raise Conflict(f"A site with slug {slug!r} exists already; restore rebuilds a site into an empty database.")
-    result.site_slug = str(slug)
-    result.api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    values["api_key_hash"] = hash_api_key(result.api_key)
-    settings = dict(values.get("settings") or {})
-    if settings.get("sso_algorithm") == "HS256" and not settings.get("sso_secret"):
+def _new_site(session: Session, values: dict[str, Any], result: RestoreResult, number: int) -> None:
+    settings = values.get("settings")
+    settings = dict(settings) if isinstance(settings, dict) else settings
+    if isinstance(settings, dict) and settings.get("sso_algorithm") == "HS256" and not settings.get("sso_secret"):
         # Fail closed: sign-in stays as configured, and no token verifies until an admin sets the real secret.
         settings["sso_secret"] = secrets.token_urlsafe(48)
-        values["settings"] = settings
         result.sso_secret_reset = True
+    checked = _checked_site(values, settings, number)
+    sites = table("sites").c
+    if session.scalar(select(func.count()).where(sites.slug == checked.slug)):
+        raise Conflict(
+            f"A site with slug {checked.slug!r} exists already; restore rebuilds a site into an empty database."
+        )
+    result.site_slug = checked.slug
+    result.api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    values["api_key_hash"] = hash_api_key(result.api_key)
+    values["settings"] = checked.settings.model_dump(mode="json", context=STORED)
+
+
+def _checked_site(values: dict[str, Any], settings: Any, number: int) -> SiteCreate:
+    """The site line as `POST /api/v1/sites` would take it: what the API refuses is refused here, by name."""
+    fields = {"slug": values.get("slug"), "name": values.get("name"), "allowed_origins": values.get("allowed_origins")}
+    try:
+        checked = SiteCreate.model_validate({**fields, "settings": {} if settings is None else settings})
+        values["allowed_origins"] = sorted({normalise_origin(o) for o in checked.allowed_origins})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "site"
+        raise InvalidInput(f"line {number}: the site's {where} is refused: {error['msg']}.") from exc
+    except InvalidInput as exc:
+        raise InvalidInput(f"line {number}: the site's allowed_origins are refused: {exc.detail}") from exc
+    return checked
+
+
+def _render_comment(values: dict[str, Any], number: int) -> None:
+    """HTML from the comment's Markdown, as the live service renders it; the file's own HTML is never stored."""
+    body = values.get("body")
+    if not isinstance(body, str):
+        raise InvalidInput(f"line {number}: a comment's body must be text.")
+    # A deleted comment keeps no HTML (its text only while the site's deleted_text_days keep it for moderators).
+    values["html"] = "" if values.get("status") == CommentStatus.DELETED.value else markup.render(body)
+    values["markup_version"] = markup.MARKUP_VERSION
 
 
 def _staff_by_email(session: Session, values: dict[str, Any]) -> int | None:

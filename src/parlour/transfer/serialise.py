@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import DateTime, LargeBinary, Table
+from sqlalchemy import DateTime, Enum, LargeBinary, Table
 from sqlalchemy import inspect as sa_inspect
 
 from parlour.db.tables import Base, UTCDateTime
@@ -119,5 +119,8 @@ def column_values(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
             value = datetime.fromisoformat(value)
         elif value is not None and isinstance(column.type, LargeBinary):
             value = bytes.fromhex(value)
+        elif value is not None and isinstance(column.type, Enum) and value not in column.type.enums:
+            # Refused here by name: the database's CHECK would refuse it later without saying which line.
+            raise ValueError(f"{column.name} {value!r} is not one of {', '.join(column.type.enums)}")
         values[column.name] = value
     return values
