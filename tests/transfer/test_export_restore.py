@@ -208,7 +208,25 @@ def test_a_bad_export_is_refused_and_restores_nothing(
     refused("field.jsonl", [*good, bad_field], "unknown field")
     dangling = [line for line in good if b'"type":"reaction"' not in line]
     dangling.insert(len(dangling) - 1, orjson.dumps({"type": "reaction", "id": 999, "comment_id": 123456}))
-    refused("dangling.jsonl", dangling, "does not hold together")
+    refused(
+        "dangling.jsonl",
+        dangling,
+        rf"does not hold together: line {len(dangling) - 1}: reaction 999 refers to comment 123456, which no line "
+        r"before it holds\. Nothing was restored\.$",
+    )
+    # Authors taken out: the first comment of one names the line and the author it misses.
+    no_authors = [line for line in good if b'"type":"author"' not in line]
+    first_comment = next(i for i, line in enumerate(no_authors) if b'"type":"comment"' in line)
+    author_id = orjson.loads(no_authors[first_comment])["author_id"]
+    refused(
+        "no-authors.jsonl",
+        no_authors,
+        rf"line {first_comment + 1}: comment \d+ refers to author {author_id}, which no line before it holds",
+    )
+    comment = orjson.loads(next(line for line in good if b'"type":"comment"' in line))
+    refused("repeat.jsonl", [*good, orjson.dumps(comment)], rf"comment {comment['id']} repeats the id")
+    own_parent = {**comment, "id": 777, "parent_id": 777}
+    refused("own.jsonl", [*good, orjson.dumps(own_parent)], "comment 777 is its own parent")
 
 
 def test_the_commands_export_and_restore(

@@ -15,7 +15,7 @@ own models.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, UniqueConstraint, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +36,7 @@ from parlour.sites.service import API_KEY_PREFIX, hash_api_key
 from parlour.sites.urls import normalise_origin
 from parlour.transfer.export import FORMAT, SECTIONS, VERSION
 from parlour.transfer.report import NoProgress, Progress
-from parlour.transfer.serialise import column_values, table
+from parlour.transfer.serialise import SECRETS, column_values, table
 
 HEADER_LIMIT = 64 * 1024  # an export's header line is far shorter; a backup's first "line" may be anything
 
@@ -101,12 +101,55 @@ def restore_export(*, db: Database, path: Path, progress: Progress | None = None
             _reset_sequences(session)
     except IntegrityError as exc:
         # The database was empty, so the file itself does not hold together: a repeated id, a missing field,
-        # or a row referring to one the file does not hold.
-        raise InvalidInput(
-            f"{path.name} does not hold together: {type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}. "
-            "Nothing was restored."
-        ) from exc
+        # or a row referring to one the file does not hold. The database says which constraint, not which line:
+        # a second reading of the file (only now, so a good restore keeps no ids in memory) finds it.
+        found = first_break(path) or "a row breaks one of the database's constraints"
+        raise InvalidInput(f"{path.name} does not hold together: {found}. Nothing was restored.") from exc
     return result
+
+
+def first_break(path: Path) -> str | None:
+    """The first line whose row the database would refuse for want of another row, or as a repeat; None if none."""
+    known = {s.type: s for s in SECTIONS}
+    seen: dict[str, set[tuple[Any, ...]]] = defaultdict(set)  # per table and key ("id" or a unique set), values
+    for number, data in _lines(path):
+        section = known.get(data["type"])
+        if section is None:
+            continue  # the header, the end line: checked elsewhere
+        t = table(section.table)
+        what = f"{section.type} {data['id']}" if "id" in data else section.type
+        for column in t.columns:
+            value = data.get(column.name)
+            if value is None:
+                filled_here = column.primary_key or column.name in SECRETS.get(t.name, ())  # new secrets
+                if not column.nullable and column.default is None and not filled_here:
+                    return f"line {number}: {what} has no {column.name}"
+                continue
+            for key in column.foreign_keys:
+                target = key.column.table.name
+                if (value,) not in seen[f"{target}.{key.column.name}"]:
+                    return f"line {number}: {what} refers to {_singular(target)} {value}, which no line before it holds"
+        for columns in _keys(t):
+            values = tuple(data.get(c) for c in columns)
+            if None in values:
+                continue  # NULLs never clash
+            if values in seen[f"{t.name}.{','.join(columns)}"]:
+                repeated = ", ".join(f"{c} {v!r}" for c, v in zip(columns, values, strict=True))
+                return f"line {number}: {what} repeats the {repeated} of an earlier {section.type}"
+            seen[f"{t.name}.{','.join(columns)}"].add(values)
+    return None
+
+
+def _keys(t: Table) -> list[tuple[str, ...]]:
+    """The column sets a table holds unique: its primary key, unique constraints and unique columns."""
+    keys = [tuple(c.name for c in t.primary_key.columns)]
+    keys += [tuple(c.name for c in u.columns) for u in t.constraints if isinstance(u, UniqueConstraint)]
+    keys += [(c.name,) for c in t.columns if c.unique]
+    return list(dict.fromkeys(keys))  # a unique column is also among the constraints
+
+
+def _singular(table_name: str) -> str:
+    return {"stories": "story", "staff_users": "staff_user"}.get(table_name, table_name.removesuffix("s"))
 
 
 def _restore_lines(
@@ -209,6 +252,9 @@ def _checked_site(values: dict[str, Any], settings: Any, number: int) -> SiteCre
 def _render_comment(values: dict[str, Any], number: int) -> None:
     """HTML from the comment's Markdown, as the live service renders it; the file's own HTML is never stored."""
     body = values.get("body")
+    if values.get("parent_id") is not None and values.get("parent_id") == values.get("id"):
+        # The database takes a row that refers to itself; the threads and counts would loop on it.
+        raise InvalidInput(f"line {number}: comment {values['id']} is its own parent.")
     if not isinstance(body, str):
         raise InvalidInput(f"line {number}: a comment's body must be text.")
     # A deleted comment keeps no HTML (its text only while the site's deleted_text_days keep it for moderators).
