@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from parlour.errors import Conflict, InvalidInput
 from parlour.moderation import actions
 from parlour.sites.service import hash_api_key
 from parlour.transfer.disqus import DisqusReader
-from parlour.transfer.export import FORMAT, SECTIONS, VERSION, export_site
+from parlour.transfer.export import FORMAT, SECTIONS, VERSION, end_line, export_site
 from parlour.transfer.importer import import_comments
 from parlour.transfer.restore import NO_PASSWORD, restore_export
 from tests.backup_support import empty_database
@@ -107,7 +108,13 @@ def test_export_is_versioned_json_lines_without_secrets(
     data = export_bytes(db)
     records = lines(data)
     assert records[0] == {"type": "header", "format": FORMAT, "version": VERSION}
-    kinds = {r["type"] for r in records[1:]}
+    rows = records[1:-1]
+    assert records[-1] == {
+        "type": "end",
+        "lines": len(rows),
+        "counts": {s.type: sum(1 for r in rows if r["type"] == s.type) for s in SECTIONS},
+    }
+    kinds = {r["type"] for r in rows}
     assert kinds == {
         "site",
         "staff_user",
@@ -184,11 +191,17 @@ def test_restore_refuses_a_database_that_holds_data(
     assert table_counts(db) == before
 
 
+def whole(header: bytes, rows: list[bytes]) -> list[bytes]:
+    """An export of these row lines, with an end line that counts them (as an edit that kept it honest would)."""
+    counts = Counter(orjson.loads(row)["type"] for row in rows)
+    return [header, *rows, orjson.dumps(end_line(counts))]
+
+
 def test_a_bad_export_is_refused_and_restores_nothing(
     db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
 ) -> None:
     populate(db, client, tmp_path)
-    good = export_bytes(db).splitlines()
+    header, *good, _end = export_bytes(db).splitlines()
     before = table_counts(empty_target)
 
     def refused(name: str, content: list[bytes], match: str) -> None:
@@ -198,20 +211,21 @@ def test_a_bad_export_is_refused_and_restores_nothing(
             restore_export(db=empty_target, path=path)
         assert table_counts(empty_target) == before
 
-    refused("no-header.jsonl", good[1:], "not a Parlour export")
+    refused("no-header.jsonl", whole(header, good)[1:], "not a Parlour export")
     newer = orjson.dumps({"type": "header", "format": FORMAT, "version": VERSION + 1})
-    refused("newer.jsonl", [newer, *good[1:]], f"version {VERSION + 1}; this Parlour reads {VERSION}")
+    refused("newer.jsonl", whole(newer, good), f"version {VERSION + 1}; this Parlour reads 1 to {VERSION}")
     # A line broken near the end: everything before it was inserted in the same transaction, and is undone.
-    refused("broken.jsonl", [*good[:-2], b'{"type": "comment", "id": ', good[-1]], r"line \d+ is not JSON")
-    refused("unknown.jsonl", [*good, b'{"type": "wallet", "id": 1}'], "unknown type 'wallet'")
+    broken = [header, *good[:-1], b'{"type": "comment", "id": ', _end]
+    refused("broken.jsonl", broken, r"line \d+ is not JSON")
+    refused("unknown.jsonl", [header, *good, b'{"type": "wallet", "id": 1}', _end], "unknown type 'wallet'")
     bad_field = orjson.dumps({**orjson.loads(good[-1]), "password": "x"})
-    refused("field.jsonl", [*good, bad_field], "unknown field")
+    refused("field.jsonl", whole(header, [*good, bad_field]), "unknown field")
     dangling = [line for line in good if b'"type":"reaction"' not in line]
     dangling.insert(len(dangling) - 1, orjson.dumps({"type": "reaction", "id": 999, "comment_id": 123456}))
     refused(
         "dangling.jsonl",
-        dangling,
-        rf"does not hold together: line {len(dangling) - 1}: reaction 999 refers to comment 123456, which no line "
+        whole(header, dangling),
+        rf"does not hold together: line {len(dangling)}: reaction 999 refers to comment 123456, which no line "
         r"before it holds\. Nothing was restored\.$",
     )
     # Authors taken out: the first comment of one names the line and the author it misses.
@@ -220,13 +234,88 @@ def test_a_bad_export_is_refused_and_restores_nothing(
     author_id = orjson.loads(no_authors[first_comment])["author_id"]
     refused(
         "no-authors.jsonl",
-        no_authors,
-        rf"line {first_comment + 1}: comment \d+ refers to author {author_id}, which no line before it holds",
+        whole(header, no_authors),
+        rf"line {first_comment + 2}: comment \d+ refers to author {author_id}, which no line before it holds",
     )
     comment = orjson.loads(next(line for line in good if b'"type":"comment"' in line))
-    refused("repeat.jsonl", [*good, orjson.dumps(comment)], rf"comment {comment['id']} repeats the id")
+    refused("repeat.jsonl", whole(header, [*good, orjson.dumps(comment)]), rf"comment {comment['id']} repeats the id")
     own_parent = {**comment, "id": 777, "parent_id": 777}
-    refused("own.jsonl", [*good, orjson.dumps(own_parent)], "comment 777 is its own parent")
+    refused("own.jsonl", whole(header, [*good, orjson.dumps(own_parent)]), "comment 777 is its own parent")
+
+
+def test_a_file_cut_short_or_without_its_end_line_is_refused(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    populate(db, client, tmp_path)
+    data = export_bytes(db)
+    header, *rows, end = data.splitlines()
+    before = table_counts(empty_target)
+
+    def refused(content: bytes, match: str) -> None:
+        path = tmp_path / "courier.jsonl"
+        path.write_bytes(content)
+        with pytest.raises(InvalidInput, match=match):
+            restore_export(db=empty_target, path=path)
+        assert table_counts(empty_target) == before
+
+    # Cut at any point: in a line, or between lines (the end line is missing either way).
+    refused(data[: len(data) // 3], "does not end with the export's end line: it is incomplete")
+    refused(b"\n".join([header, *rows[:5]]) + b"\n", "does not end with the export's end line")
+    # Comment lines lost in the middle, though the end line survived: it names what is missing.
+    comments = [r for r in rows if b'"type":"comment"' in r]
+    kept = [r for r in rows if r not in comments[3:]]
+    lost = len(comments) - 3
+    refused(
+        b"\n".join([header, *kept, end]) + b"\n",
+        rf"the end line counts {len(comments)} comment line\(s\) but the file holds 3; {len(rows)} lines in all but "
+        rf"the file holds {len(rows) - lost}\. The file is incomplete",
+    )
+    refused(b"\n".join([header, *rows, end, rows[-1], end]) + b"\n", r"line \d+ comes after the end line")
+
+
+def test_restore_sets_the_counters_from_the_rows(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    populate(db, client, tmp_path)
+    first = post(client, "Top.")
+    for _ in range(3):
+        post(client, "A reply.", parent_id=first["id"])
+    assert client.put(f"/api/v1/comments/{first['id']}/reaction").status_code == 200
+    header, *rows, _end = export_bytes(db).splitlines()
+    records = [orjson.loads(r) for r in rows]
+    replies = [r for r in records if r["type"] == "comment" and r["parent_id"] == first["id"]]
+    # Two replies and the reaction lost, and an end line that agrees with what is left (an edited file).
+    lost = {id(replies[0]), id(replies[1])} | {id(r) for r in records if r["type"] == "reaction"}
+    kept = [orjson.dumps(r) for r in records if id(r) not in lost]
+    path = tmp_path / "edited.jsonl"
+    path.write_bytes(b"\n".join(whole(header, kept)) + b"\n")
+
+    result = restore_export(db=empty_target, path=path)
+
+    assert_consistent(empty_target)
+    with empty_target.read() as session:
+        top = session.get(Comment, first["id"])
+        assert top is not None and top.reply_count == 1 and top.reaction_count == 0
+        assert all(c.reaction_count == 0 for c in session.scalars(select(Comment)))
+    assert any("did not agree with its rows and were computed again" in w for w in result.warnings)
+
+
+def test_a_version_1_export_restores_with_a_warning_and_counters_recomputed(
+    db: Database, site: SiteInfo, client: TestClient, tmp_path: Path, empty_target: Database
+) -> None:
+    populate(db, client, tmp_path)
+    _header, *rows, _end = export_bytes(db).splitlines()
+    old_header = orjson.dumps({"type": "header", "format": FORMAT, "version": 1})
+    kept = [r for r in rows if b'"type":"mail_' not in r]  # version 1 had no mail lines
+    cut = kept[: next(i for i, r in enumerate(kept) if b'"type":"comment"' in r) + 2]  # and was cut short
+    path = tmp_path / "old.jsonl"
+    path.write_bytes(b"\n".join([old_header, *cut]) + b"\n")
+
+    result = restore_export(db=empty_target, path=path)
+
+    assert result.counts["comment"] == 2
+    assert any("version 1 export, which has no end line" in w for w in result.warnings)
+    assert_consistent(empty_target)
 
 
 def test_the_commands_export_and_restore(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -246,6 +247,8 @@ def restore(
     counts = ", ".join(f"{n:,} {_plural(kind, n)}" for kind, n in result.counts.items())
     console.print(f"Restored site [bold]{result.site_slug}[/bold]: {counts}")
     console.print(f"New API key (shown once): {result.api_key}")
+    for warning in result.warnings:
+        console.print(f"[yellow]Note:[/yellow] {escape(warning)}")
     if result.webhooks_rekeyed:
         console.print(f"{result.webhooks_rekeyed} webhook endpoint(s) got new signing secrets: tell their receivers.")
     if result.sso_secret_reset:

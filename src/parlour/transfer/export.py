@@ -1,8 +1,12 @@
-"""`parlour export`: one site as JSON Lines (README, "Moving in and out"), streamed, in the order restore inserts."""
+"""`parlour export`: one site as JSON Lines (README, "Moving in and out"), streamed, in the order restore inserts.
+
+A header line first, an end line last (it counts the lines between, per type), a row a line in between.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -17,7 +21,9 @@ from parlour.transfer.report import NoProgress, Progress
 from parlour.transfer.serialise import table
 
 FORMAT = "parlour-export"
-VERSION = 1
+# 2: the file ends with an end line that counts its lines, so a file cut short is refused (1 had none).
+VERSION = 2
+END = "end"
 READ_CHUNK = 2000
 
 
@@ -85,10 +91,16 @@ def count_rows(*, db: Database, site_slug: str) -> int:
         )
 
 
+def end_line(counts: Mapping[str, int]) -> dict[str, Any]:
+    """The last line: how many lines come between it and the header, and of which type, every type named."""
+    return {"type": END, "lines": sum(counts.values()), "counts": {s.type: counts.get(s.type, 0) for s in SECTIONS}}
+
+
 def export_site(*, db: Database, site_slug: str, out: IO[bytes], progress: Progress | None = None) -> int:
-    """Write the site as JSON Lines; returns the number of lines after the header."""
+    """Write the site as JSON Lines; returns the number of lines between the header and the end line."""
     progress = progress or NoProgress()
     total = count_rows(db=db, site_slug=site_slug)
+    counts: Counter[str] = Counter()
     written = 0
     out.write(orjson.dumps(header()) + b"\n")
     # One read transaction: a consistent snapshot of the site while readers go on posting.
@@ -96,8 +108,11 @@ def export_site(*, db: Database, site_slug: str, out: IO[bytes], progress: Progr
         site_id = get_site(session=session, slug=site_slug).id
         for section, row in _rows(session, site_id):
             out.write(orjson.dumps({"type": section.type, **section.serialise(row)}) + b"\n")
+            counts[section.type] += 1
             written += 1
             if written % READ_CHUNK == 0:
                 progress.update(done=written, total=total, counts={"lines": written})
+    # Written last: a file cut short (a full disk, a copy interrupted) has no end line, and restore refuses it.
+    out.write(orjson.dumps(end_line(counts)) + b"\n")
     progress.update(done=written, total=max(total, written), counts={"lines": written})
     return written

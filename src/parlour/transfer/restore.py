@@ -14,6 +14,7 @@ own models.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -34,11 +35,14 @@ from parlour.errors import Conflict, InvalidInput
 from parlour.sites.schemas import STORED, SiteCreate
 from parlour.sites.service import API_KEY_PREFIX, hash_api_key
 from parlour.sites.urls import normalise_origin
-from parlour.transfer.export import FORMAT, SECTIONS, VERSION
+from parlour.transfer.export import END, FORMAT, SECTIONS, VERSION
+from parlour.transfer.recount import recount
 from parlour.transfer.report import NoProgress, Progress
 from parlour.transfer.serialise import SECRETS, column_values, table
 
 HEADER_LIMIT = 64 * 1024  # an export's header line is far shorter; a backup's first "line" may be anything
+END_LIMIT = 64 * 1024  # the end line is far shorter too
+ENDED_SINCE = 2  # the first export version that ends with an end line
 
 WRITE_CHUNK = 2000
 # Not an argon2 hash, so no password matches it: restored staff need a new password from an admin.
@@ -54,6 +58,8 @@ class RestoreResult:
     webhooks_rekeyed: int = 0
     # The site's SSO shared secret is not exported: a new random one refuses every token until it is set again.
     sso_secret_reset: bool = False
+    # What the admin should know though the restore succeeded (an old export's completeness, counters fixed).
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_export(path: Path) -> bool:
@@ -90,22 +96,79 @@ def restore_export(*, db: Database, path: Path, progress: Progress | None = None
     _number, first = next(lines, (0, {}))
     if first.get("type") != "header" or first.get("format") != FORMAT:
         raise InvalidInput(f"{path.name} is not a Parlour export: its first line is not the export header.")
-    if not isinstance(first.get("version"), int) or first["version"] > VERSION:
-        raise InvalidInput(
-            f"{path.name} is export format version {first.get('version')}; this Parlour reads {VERSION}."
+    version = first.get("version")
+    if not isinstance(version, int) or not 1 <= version <= VERSION:
+        raise InvalidInput(f"{path.name} is export format version {version}; this Parlour reads 1 to {VERSION}.")
+    expected: dict[str, Any] | None = None
+    if version >= ENDED_SINCE:
+        expected = _end_line(path)  # before anything is written: a file cut short is refused at once
+    else:
+        result.warnings.append(
+            f"{path.name} is a version {version} export, which has no end line: whether it is complete cannot be "
+            "told. Compare the counts above with the site it came from; the stories' and comments' counters were "
+            "computed again from the rows restored."
         )
     try:
         with db.write() as session:
             _refuse_non_empty(session)
-            _restore_lines(session, lines, result, progress)
+            _restore_lines(session, lines, result, progress, expected)
+            sites = table("sites").c
+            site_id = session.execute(select(sites.id).where(sites.slug == result.site_slug)).scalar_one()
+            wrong = recount(session, int(site_id))
+            if wrong and version >= ENDED_SINCE:
+                result.warnings.append(
+                    f"{wrong:,} counter(s) in the file (comments on a story, replies, reactions or open reports "
+                    "of a comment) did not agree with its rows and were computed again."
+                )
             _reset_sequences(session)
     except IntegrityError as exc:
         # The database was empty, so the file itself does not hold together: a repeated id, a missing field,
         # or a row referring to one the file does not hold. The database says which constraint, not which line:
         # a second reading of the file (only now, so a good restore keeps no ids in memory) finds it.
+        if expected is not None:
+            # Lines lost in the middle break references first; what is missing is the better thing to say.
+            read = Counter(data["type"] for _n, data in _lines(path) if data["type"] not in {"header", END})
+            _check_end(0, expected, read)
         found = first_break(path) or "a row breaks one of the database's constraints"
         raise InvalidInput(f"{path.name} does not hold together: {found}. Nothing was restored.") from exc
     return result
+
+
+def _end_line(path: Path) -> dict[str, Any]:
+    """The file's last line, which must be the end line: a file without it was cut short."""
+    with path.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - END_LIMIT))
+        tail = file.read().rstrip()
+    try:
+        data = orjson.loads(tail.rpartition(b"\n")[2])
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or data.get("type") != END:
+        raise InvalidInput(
+            f"{path.name} does not end with the export's end line: it is incomplete (cut short while it was "
+            "written or copied?). Export the site again. Nothing was restored."
+        )
+    return data
+
+
+def _check_end(number: int, end: dict[str, Any], read: Counter[str]) -> None:
+    """The end line's counts against the lines read; what is missing (or extra) is named by type."""
+    counts = end.get("counts")
+    if not isinstance(counts, dict) or not isinstance(end.get("lines"), int):
+        raise InvalidInput(f"line {number}: the end line has no lines and counts.")
+    differ = [
+        f"{counts.get(kind, 0):,} {kind} line(s) but the file holds {read[kind]:,}"
+        for kind in sorted(set(counts) | set(read))
+        if counts.get(kind, 0) != read[kind]
+    ]
+    if end["lines"] != sum(read.values()):
+        differ.append(f"{end['lines']:,} lines in all but the file holds {sum(read.values()):,}")
+    if differ:
+        raise InvalidInput(
+            f"{f'line {number}: ' if number else ''}the end line counts {'; '.join(differ)}. The file is "
+            "incomplete or was edited; export the site again. Nothing was restored."
+        )
 
 
 def first_break(path: Path) -> str | None:
@@ -153,14 +216,27 @@ def _singular(table_name: str) -> str:
 
 
 def _restore_lines(
-    session: Session, lines: Iterator[tuple[int, dict[str, Any]]], result: RestoreResult, progress: Progress
+    session: Session,
+    lines: Iterator[tuple[int, dict[str, Any]]],
+    result: RestoreResult,
+    progress: Progress,
+    expected: dict[str, Any] | None,
 ) -> None:
     known = {s.type: s for s in SECTIONS}
     staff_ids: dict[int, int] = {}  # exported staff id -> id here, for staff who exist already
     pending: list[dict[str, Any]] = []
     pending_table = ""
+    read: Counter[str] = Counter()  # lines of each type, for the end line
+    ended = False
     for number, data in lines:
         kind = data.pop("type")
+        if ended:
+            raise InvalidInput(f"line {number} comes after the end line.")
+        if kind == END and expected is not None:
+            _check_end(number, data, read)
+            ended = True
+            continue
+        read[kind] += 1
         section = known.get(kind)
         if section is None:
             raise InvalidInput(f"line {number}: unknown type {kind!r}")
