@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -18,12 +18,14 @@ from parlour.accounts.access import Staff
 from parlour.accounts.users import create_user
 from parlour.app import create_app
 from parlour.cli import app
+from parlour.clock import utcnow
 from parlour.comments import markup
 from parlour.db import migrate
 from parlour.db.engine import Database, connect
-from parlour.db.tables import Comment, Site, StaffRole, StaffUser, WebhookEndpoint
+from parlour.db.tables import Author, Comment, MailAddress, Site, StaffRole, StaffUser, WebhookEndpoint
 from parlour.errors import Conflict, InvalidInput
 from parlour.moderation import actions
+from parlour.notifications import addresses
 from parlour.sites.service import hash_api_key
 from parlour.transfer.disqus import DisqusReader
 from parlour.transfer.export import FORMAT, SECTIONS, VERSION, end_line, export_site
@@ -72,6 +74,16 @@ def populate(db: Database, client: TestClient, tmp_path: Path) -> None:
     with db.write() as session:
         actions.reject(session=session, staff=staff, comment_id=reply["id"], reason="Advertising.")
         actions.claim(session=session, staff=staff, comment_id=first["id"])
+        # Readers' e-mail: one address confirmed (it hears about replies), one that unsubscribed from everything,
+        # and a staff member's own digest address, which belongs to no site and stays behind.
+        site_id = session.scalar(select(Site.id).where(Site.slug == "courier"))
+        assert site_id is not None
+        confirmed = addresses.ensure_reader_address(session, site_id, "live@mail.example")
+        addresses.confirm(session, confirmed, now=utcnow())
+        gone = addresses.ensure_reader_address(session, site_id, "gone@mail.example")
+        addresses.confirm(session, gone, now=utcnow())
+        addresses.set_subscription(session, gone.id, addresses.ALL, active=False)
+        addresses.ensure_staff_address(session, user)
 
 
 def export_bytes(db: Database) -> bytes:
@@ -120,6 +132,9 @@ def test_export_is_versioned_json_lines_without_secrets(
         "staff_user",
         "story",
         "author",
+        "mail_address",
+        "mail_address_author",
+        "mail_subscription",
         "comment",
         "reaction",
         "report",
@@ -153,8 +168,12 @@ def test_export_restore_export_is_identical(
     result = restore_export(db=empty_target, path=path)
 
     assert export_bytes(empty_target) == first
+    # Every row of the site's tables came back (the staff member's digest address and its one subscription are
+    # not the site's, and stay behind).
     exported_tables = {section.table for section in SECTIONS}
     restored_counts, source_counts = table_counts(empty_target), table_counts(db)
+    source_counts["mail_addresses"] -= 1
+    source_counts["mail_subscriptions"] -= 1
     assert {t: restored_counts[t] for t in exported_tables} == {t: source_counts[t] for t in exported_tables}
     assert result.site_slug == "courier" and result.webhooks_rekeyed == 1 and result.sso_secret_reset
     assert result.staff_without_password == ["mod@courier.example"]
@@ -166,6 +185,18 @@ def test_export_restore_export_is_identical(
         assert session.scalar(select(StaffUser.password_hash)) == NO_PASSWORD
         assert session.scalar(select(WebhookEndpoint.secret)) != WEBHOOK_SECRET
     assert_consistent(empty_target)
+    with empty_target.read() as session:
+        site_id = session.scalar(select(Site.id))
+        assert site_id is not None
+        live = addresses.preferences(session, site_id, "live@mail.example")
+        assert live.confirmed and live.categories["reply"]
+        author = session.scalar(select(Author).where(Author.email == "live@mail.example"))
+        assert author is not None
+        assert addresses.author_address(session, site_id, author, "reply") is not None
+        gone = addresses.reader_address(session, site_id, "gone@mail.example")
+        assert gone is not None and not addresses.wants(session, gone, addresses.ALL)
+        # The staff member's digest address did not travel: the staff row came back, not their mail settings.
+        assert session.scalar(select(func.count()).select_from(MailAddress)) == 2
     # New rows after a restore get new ids (PostgreSQL's sequences were moved past the restored ones).
     with empty_target.write() as session:
         top = session.scalar(select(Comment.id).order_by(Comment.id.desc()).limit(1))
@@ -228,14 +259,14 @@ def test_a_bad_export_is_refused_and_restores_nothing(
         rf"does not hold together: line {len(dangling)}: reaction 999 refers to comment 123456, which no line "
         r"before it holds\. Nothing was restored\.$",
     )
-    # Authors taken out: the first comment of one names the line and the author it misses.
+    # Authors taken out: the first line that names one says which line it is and which author it misses.
     no_authors = [line for line in good if b'"type":"author"' not in line]
-    first_comment = next(i for i, line in enumerate(no_authors) if b'"type":"comment"' in line)
-    author_id = orjson.loads(no_authors[first_comment])["author_id"]
+    first = next(i for i, line in enumerate(no_authors) if orjson.loads(line).get("author_id"))
+    record = orjson.loads(no_authors[first])
     refused(
         "no-authors.jsonl",
         whole(header, no_authors),
-        rf"line {first_comment + 2}: comment \d+ refers to author {author_id}, which no line before it holds",
+        rf"line {first + 2}: {record['type']}( \d+)? refers to author {record['author_id']}, which no line before",
     )
     comment = orjson.loads(next(line for line in good if b'"type":"comment"' in line))
     refused("repeat.jsonl", whole(header, [*good, orjson.dumps(comment)]), rf"comment {comment['id']} repeats the id")

@@ -42,6 +42,11 @@ SECTIONS = (
     Section("staff_user", "staff_users", serialise.staff_user_dict),
     Section("story", "stories", serialise.story_dict),
     Section("author", "authors", serialise.author_dict),
+    # Readers' e-mail: confirmed addresses, whose comments each hears about, and choices (an unsubscribe is an
+    # `all` row turned off). Ids kept, so the signed links in mail already sent still name the right address.
+    Section("mail_address", "mail_addresses", serialise.mail_address_dict),
+    Section("mail_address_author", "mail_address_authors", serialise.mail_address_author_dict),
+    Section("mail_subscription", "mail_subscriptions", serialise.mail_subscription_dict),
     Section("comment", "comments", serialise.comment_dict),
     Section("reaction", "reactions", serialise.reaction_dict),
     Section("report", "reports", serialise.report_dict),
@@ -63,6 +68,9 @@ def _query(section: Section, site_id: int) -> Select[Any]:
     elif section.table in {"reactions", "reports"}:
         comments = table("comments").c
         query = select(t).where(t.c.comment_id.in_(select(comments.id).where(comments.site_id == site_id)))
+    elif section.table in {"mail_address_authors", "mail_subscriptions"}:
+        addresses = table("mail_addresses").c
+        query = select(t).where(t.c.address_id.in_(select(addresses.id).where(addresses.site_id == site_id)))
     elif section.table == "staff_users":
         # Staff are not per site: only those the site's audit log and claims name, without their passwords.
         actions, comments = table("moderation_actions").c, table("comments").c
@@ -72,8 +80,9 @@ def _query(section: Section, site_id: int) -> Select[Any]:
         ).subquery()
         query = select(t).where(t.c.id.in_(select(named.c[0])))
     else:
+        # Staff members' own addresses (for the digest) have no site: they are not the site's.
         query = select(t).where(t.c.site_id == site_id)
-    return query.order_by(t.c.id)
+    return query.order_by(*t.primary_key.columns)
 
 
 def _rows(session: Session, site_id: int) -> Iterator[tuple[Section, Any]]:

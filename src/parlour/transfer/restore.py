@@ -353,7 +353,7 @@ def _reset_sequences(session: Session) -> None:
     """PostgreSQL hands out ids from sequences that explicit ids do not move: move them past the restored rows."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite takes the next id from the largest one in the table
-    for name in {s.table for s in SECTIONS}:
+    for name in sorted({s.table for s in SECTIONS if "id" in table(s.table).c}):
         session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - names from our own table list

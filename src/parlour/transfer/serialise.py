@@ -77,6 +77,18 @@ def author_dict(row: Row) -> dict[str, Any]:
     return _columns(table("authors"), row)
 
 
+def mail_address_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("mail_addresses"), row)
+
+
+def mail_address_author_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("mail_address_authors"), row)
+
+
+def mail_subscription_dict(row: Row) -> dict[str, Any]:
+    return _columns(table("mail_subscriptions"), row)
+
+
 def comment_dict(row: Row) -> dict[str, Any]:
     return _columns(table("comments"), row)
 
