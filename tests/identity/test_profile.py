@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from parlour.db.engine import Database
-from parlour.db.tables import Author, Comment, CommentStatus
+from parlour.db.tables import Author, Comment, CommentStatus, Reaction, Report
 from parlour.transfer import serialise
 from tests.api.test_comments_api import assert_problem
 from tests.conftest import ORIGIN, STORY, create_test_site, post, thread
@@ -104,7 +104,12 @@ class TestDownloadMyData:
         create_test_site(db, **SITE_KEYS["HS256"])
         ada = sign_in(client)
         kept = post_as(client, ada, "My words.")
-        post(client, "Not Ada's words.", name="Bo", email="bo@reader.example")
+        bos = post(client, "Not Ada's words.", name="Bo", email="bo@reader.example")["id"]
+        # Ada, signed in, likes and reports Bo's comment; Bo, anonymous, reports Ada's, which is not Ada's data.
+        assert client.put(f"/api/v1/comments/{bos}/reaction", headers=ada).status_code == 200
+        report = {"reason": "off-topic", "message": "About another story."}
+        assert client.post(f"/api/v1/comments/{bos}/reports", json=report, headers=ada).status_code == 201
+        assert client.post(f"/api/v1/comments/{kept}/reports", json={"reason": "spam"}).status_code == 201
         response = client.get("/api/v1/reader/data", headers=ada)
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
@@ -119,7 +124,10 @@ class TestDownloadMyData:
             author = session.get(Author, data["reader"]["id"])
             comment = session.get(Comment, kept)
             assert author is not None and comment is not None
-            internal = {"reader_key", "last_reader_key", "edit_token_hash", "body_hash", "claimed_by", "claimed_until"}
+            internal = {
+                *("reader_key", "last_reader_key", "identity_key", "edit_token_hash", "body_hash"),
+                *("claimed_by", "claimed_until", "moderation_scores", "flagged", "open_reports"),
+            }
             exported_author, exported_comment = serialise.author_dict(author), serialise.comment_dict(comment)
             assert internal <= set(exported_author) | set(exported_comment)  # the operator's export has them
             assert data["reader"] == {k: v for k, v in exported_author.items() if k not in internal}
@@ -127,7 +135,19 @@ class TestDownloadMyData:
             assert shown.pop("story_url") == STORY and "story_title" in shown
             del shown["story_title"]
             assert shown == {k: v for k, v in exported_comment.items() if k not in internal}
-            assert "moderation_scores" in shown and "moderation_reasons" in shown
+            assert "moderation_reasons" in shown and comment.open_reports == 1  # Bo's report stays the moderators'
+            reaction = session.scalar(select(Reaction).where(Reaction.comment_id == bos))
+            reported = session.scalar(select(Report).where(Report.comment_id == bos))
+            assert reaction is not None and reported is not None
+            assert data["reactions"] == [
+                {k: v for k, v in serialise.reaction_dict(reaction).items() if k != "reader_key"}
+            ]
+            assert data["reports"] == [{k: v for k, v in serialise.report_dict(reported).items() if k != "reader_key"}]
+        assert [(r["comment_id"], r["reason"], r["message"]) for r in data["reports"]] == [
+            (bos, "off-topic", "About another story.")
+        ]
+        assert [r["comment_id"] for r in data["reactions"]] == [bos]
+        assert '"spam"' not in response.text  # Bo's report of Ada's comment
         assert_problem(client.get("/api/v1/reader/data"), 401)
 
 

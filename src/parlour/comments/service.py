@@ -266,13 +266,15 @@ def delete_comment(*, db: Database, comment_id: int, token: str | None, reader: 
     )
 
 
-def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) -> WriteResult:
+def set_reaction(
+    *, db: Database, comment_id: int, reader_key: str, on: bool, author_id: int | None = None
+) -> WriteResult:
     """Add or withdraw one reader's reaction; repeating either is harmless (a unique constraint decides)."""
 
     def react(session: Session) -> tuple[int, bool, tuple[int, int, str]]:
         comment = _published_comment(session, comment_id)
         if on:
-            changed = _insert_reaction(session, comment_id, reader_key)
+            changed = _insert_reaction(session, comment_id, reader_key, author_id)
         else:
             deleted = session.execute(
                 delete(Reaction).where(Reaction.comment_id == comment_id, Reaction.reader_key == reader_key)
@@ -296,12 +298,15 @@ def set_reaction(*, db: Database, comment_id: int, reader_key: str, on: bool) ->
     return WriteResult(state, [events.StoryChanged(site_id, story_id, story_url)] if changed else [])
 
 
-def report_comment(*, db: Database, comment_id: int, reader_key: str, data: ReportCreate) -> WriteResult:
+def report_comment(
+    *, db: Database, comment_id: int, reader_key: str, data: ReportCreate, author_id: int | None = None
+) -> WriteResult:
     with db.write() as session:
         comment = _published_comment(session, comment_id)
         report = Report(
             comment_id=comment_id,
             reader_key=reader_key,
+            author_id=author_id,
             reason=data.reason,
             message=markup.clean_text(data.message),
             created_at=utcnow(),
@@ -559,10 +564,12 @@ def _published_comment(session: Session, comment_id: int) -> Comment:
     return comment
 
 
-def _insert_reaction(session: Session, comment_id: int, reader_key: str) -> bool:
+def _insert_reaction(session: Session, comment_id: int, reader_key: str, author_id: int | None) -> bool:
     try:
         with session.begin_nested():
-            session.add(Reaction(comment_id=comment_id, reader_key=reader_key, created_at=utcnow()))
+            session.add(
+                Reaction(comment_id=comment_id, reader_key=reader_key, author_id=author_id, created_at=utcnow())
+            )
     except IntegrityError:
         return False
     return True

@@ -203,17 +203,23 @@ def delete_comment(
     return Response(status_code=204, headers=PRIVATE)
 
 
-def put_reaction(request: Request, state: State, comment_id: int) -> ReactionState:
-    return _react(request, state, comment_id, on=True)
+def put_reaction(
+    request: Request, state: State, comment_id: int, authorization: ReaderAuthorization = None
+) -> ReactionState:
+    return _react(request, state, comment_id, authorization, on=True)
 
 
-def delete_reaction(request: Request, state: State, comment_id: int) -> ReactionState:
-    return _react(request, state, comment_id, on=False)
+def delete_reaction(
+    request: Request, state: State, comment_id: int, authorization: ReaderAuthorization = None
+) -> ReactionState:
+    return _react(request, state, comment_id, authorization, on=False)
 
 
-def post_report(request: Request, state: State, comment_id: int, data: ReportCreate) -> ReportCreated:
-    key = _reader_key(request, state, comment_id)
-    result = service.report_comment(db=state.db, comment_id=comment_id, reader_key=key, data=data)
+def post_report(
+    request: Request, state: State, comment_id: int, data: ReportCreate, authorization: ReaderAuthorization = None
+) -> ReportCreated:
+    key, author_id = _reader_key(request, state, comment_id, authorization)
+    result = service.report_comment(db=state.db, comment_id=comment_id, reader_key=key, author_id=author_id, data=data)
     state.bus.publish(result.events)
     return ReportCreated(comment_id=comment_id, reason=data.reason)
 
@@ -235,19 +241,23 @@ async def get_counts(
     return _json(body, etag=etag)
 
 
-def _react(request: Request, state: State, comment_id: int, *, on: bool) -> ReactionState:
-    key = _reader_key(request, state, comment_id)
-    result = service.set_reaction(db=state.db, comment_id=comment_id, reader_key=key, on=on)
+def _react(request: Request, state: State, comment_id: int, authorization: str | None, *, on: bool) -> ReactionState:
+    key, author_id = _reader_key(request, state, comment_id, authorization)
+    result = service.set_reaction(db=state.db, comment_id=comment_id, reader_key=key, author_id=author_id, on=on)
     state.bus.publish(result.events)
     value: ReactionState = result.value
     return value
 
 
-def _reader_key(request: Request, state: State, comment_id: int) -> str:
+def _reader_key(request: Request, state: State, comment_id: int, authorization: str | None) -> tuple[str, int | None]:
+    """The network key that limits a reaction or report to one per reader, and the signed-in reader's author id
+    (kept only for their own data download; None when anonymous or signed in to another site)."""
+    reader = signed_in(state.db, authorization)
     with state.db.read() as session:
         _comment, site = service.listed_comment(session=session, comment_id=comment_id)
         site_id = site.id
-    return reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=_client_address(request, state))
+    key = reader_key(secret_key=state.settings.secret_key, site_id=site_id, address=_client_address(request, state))
+    return key, reader.author_id if reader is not None and reader.site_id == site_id else None
 
 
 def _client_address(request: Request, state: AppState) -> str:

@@ -257,6 +257,8 @@ class Reaction(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     reader_key: Mapped[str] = mapped_column(String(64))
+    # The signed-in reader who reacted, for their own data download; None for anonymous readers (and before 0006).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime]
 
 
@@ -269,6 +271,8 @@ class Report(Base):
     reader_key: Mapped[str] = mapped_column(String(64))
     reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
     message: Mapped[str] = mapped_column(String(1000), default="")
+    # The signed-in reader who reported, for their own data download; None for anonymous readers (and before 0006).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("authors.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime]
     # Set when a moderator decides on the reported comment.
     resolved_at: Mapped[datetime | None]

@@ -13,7 +13,7 @@ from parlour.clock import utcnow
 from parlour.comments.status import bump_story, set_status, story_keys
 from parlour.comments.threading import TOMBSTONES
 from parlour.db.engine import Database
-from parlour.db.tables import Author, Comment, CommentStatus, Site, Story
+from parlour.db.tables import Author, Comment, CommentStatus, Reaction, Report, Site, Story
 from parlour.errors import InvalidInput
 from parlour.identity import sessions
 from parlour.identity.avatars import avatar_seed
@@ -105,9 +105,22 @@ def my_comments(*, session: Session, reader: Reader, url: str | None, cursor: in
 
 
 # Columns of the site export left out of a reader's own: network hashes that people behind one address share,
-# the hash that checks an edit token, the duplicate detector's hash and which moderator is looking at a comment.
+# the server-keyed hash that tells authors apart, the hash that checks an edit token, the duplicate detector's
+# hash, which moderator is looking at a comment, and the moderators' tools: the model's scores (with the spans
+# it weighed), the Flagged queue's mark and the count of other readers' open reports.
 NOT_THE_READERS = frozenset(
-    {"reader_key", "last_reader_key", "edit_token_hash", "body_hash", "claimed_by", "claimed_until"}
+    {
+        "reader_key",
+        "last_reader_key",
+        "identity_key",
+        "edit_token_hash",
+        "body_hash",
+        "claimed_by",
+        "claimed_until",
+        "moderation_scores",
+        "flagged",
+        "open_reports",
+    }
 )
 
 
@@ -119,9 +132,9 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
     """Everything Parlour keeps about the reader on this site, as one JSON document (GDPR art. 15 and 20).
 
     Rows are written by the site export's serialisers (the same names, times in UTC, enums as values), less the
-    internal columns of NOT_THE_READERS; the model's scores and the moderation reasons stay. Reactions and
-    reports are not in it: they are stored by network (reader_key), which people behind one address share, so
-    none can be told to be this reader's.
+    internal columns of NOT_THE_READERS; the moderation reasons stay. Reactions and reports are the ones the
+    reader made while signed in (their author_id): those made anonymously are stored by network only, which
+    people behind one address share, so none can be told to be this reader's.
     """
     site = _site(session, reader)
     author = session.get(Author, reader.author_id)
@@ -133,6 +146,8 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
         .order_by(Comment.id)
     ).all()
     prefs = addresses.preferences(session, reader.site_id, reader.email)
+    reactions = session.scalars(select(Reaction).where(Reaction.author_id == reader.author_id).order_by(Reaction.id))
+    reports = session.scalars(select(Report).where(Report.author_id == reader.author_id).order_by(Report.id))
     return {
         "site": site.slug,
         "exported_at": utcnow().isoformat(),
@@ -147,6 +162,8 @@ def my_data(*, session: Session, reader: Reader) -> dict[str, Any]:
             _readers_own(serialise.comment_dict(comment)) | {"story_url": story.url, "story_title": story.title}
             for comment, story in rows
         ],
+        "reactions": [_readers_own(serialise.reaction_dict(reaction)) for reaction in reactions],
+        "reports": [_readers_own(serialise.report_dict(report)) for report in reports],
     }
 
 
