@@ -215,8 +215,7 @@ def export(
     site: SiteSlug,
     output: Annotated[Path | None, typer.Option(help="The file to write (default: standard output).")] = None,
 ) -> None:
-    """Export a site as JSON Lines: settings, stories, authors, e-mail choices, comments, reactions, reports, audit
-    log."""
+    """Export a site as JSON Lines: settings, stories, authors, e-mail choices, comments, reactions, reports, audit."""
     with _database() as (db, _settings), _bar("Exporting") as bar:
         if output is None:
             lines = export_site(db=db, site_slug=site, out=sys.stdout.buffer, progress=bar)
