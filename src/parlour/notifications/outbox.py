@@ -1,4 +1,5 @@
-"""The outbox: messages queued in the writer's transaction, claimed under a lease, settled after each attempt."""
+"""The outbox: messages queued in a short write just after their cause commits, claimed under a lease, settled after
+each attempt."""
 
 from __future__ import annotations
 
