@@ -61,6 +61,24 @@ class TestSameAnswerEitherWay:
         assert again.status_code == 304 and again.content == b""
         assert again.headers["etag"] == etag
 
+    @pytest.mark.parametrize("shape", ["strong", "in a list", "any"])
+    def test_not_modified_compares_weakly_and_takes_a_list_or_any(self, client: TestClient, shape: str) -> None:
+        etag = client.get("/api/v1/threads", params=PARAMS).headers["etag"]
+        sent = {"strong": etag.removeprefix("W/"), "in a list": f'"other", {etag}', "any": "*"}[shape]
+        for _path in ("routed or cached", "cached"):
+            again = client.get("/api/v1/threads", params=PARAMS, headers={"If-None-Match": sent})
+            assert again.status_code == 304, (shape, again.status_code)
+        counts = client.get("/api/v1/counts", params={"site": "courier", "url": PARAMS["url"]})
+        counted = {"strong": counts.headers["etag"].removeprefix("W/"), "in a list": f'"x", {counts.headers["etag"]}'}
+        revalidated = client.get(
+            "/api/v1/counts",
+            params={"site": "courier", "url": PARAMS["url"]},
+            headers={"If-None-Match": counted.get(shape, "*")},
+        )
+        assert revalidated.status_code == 304
+        other = client.get("/api/v1/threads", params=PARAMS, headers={"If-None-Match": '"not-this-page"'})
+        assert other.status_code == 200
+
     def test_a_new_comment_shows_on_the_next_read(self, client: TestClient) -> None:
         before = client.get("/api/v1/threads", params=PARAMS).json()
         client.get("/api/v1/threads", params=PARAMS)  # now cached

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from parlour.comments.schemas import Sort
 from parlour.comments.threads import ThreadReader, page_headers, page_key, weak_etag
 from parlour.errors import InvalidInput
+from parlour.infra.etags import none_match
 from parlour.sites.schemas import SLUG_PATTERN
 from parlour.sites.urls import MAX_URL_LENGTH, normalise_story_url
 
@@ -60,7 +61,7 @@ class CachedThreadReads:
         key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
         etag = weak_etag(key)
         if_none_match, accept_encoding = _request_headers(scope["headers"])
-        if if_none_match == etag:
+        if none_match(if_none_match, etag):
             return 304, _encode(page_headers(etag, story_id=ref.story_id, gzipped=None)), b""
         gzipped = b"gzip" in accept_encoding
         body = self.threads.cached_page(key, gzipped=gzipped, count_miss=False)

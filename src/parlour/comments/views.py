@@ -27,6 +27,7 @@ from parlour.comments.threads import THREAD_CACHE_CONTROL, page_headers, page_ke
 from parlour.errors import InvalidInput
 from parlour.identity.auth import ReaderAuthorization, signed_in
 from parlour.infra.clientip import client_ip, reader_key
+from parlour.infra.etags import none_match
 from parlour.sites.schemas import DEFAULT_PROMPT, SLUG_PATTERN, SignIn, SiteConfigPublic
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url
@@ -61,7 +62,7 @@ async def get_thread(
         ref = await run_in_threadpool(threads.story_ref, site, canonical)
     key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
     etag = weak_etag(key)
-    if request.headers.get("if-none-match") == etag:
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=page_headers(etag, story_id=ref.story_id, gzipped=None))
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     body = threads.cached_page(key, gzipped=gzipped)
@@ -236,7 +237,7 @@ async def get_counts(
     # Listing pages ask for the same URLs again and again: kept for as long as story versions are trusted.
     body = await state.threads.counts_body(site, tuple(url))
     etag = weak_etag(("counts", body))
-    if request.headers.get("if-none-match") == etag:
+    if none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THREAD_CACHE_CONTROL})
     return _json(body, etag=etag)
 

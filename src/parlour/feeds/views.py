@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from parlour.db.tables import MAX_ID
 from parlour.feeds import service
+from parlour.infra.etags import none_match
 from parlour.sites.schemas import SLUG_PATTERN
 from parlour.state import State
 
@@ -36,19 +37,6 @@ def story_comments(request: Request, state: State, site: SiteSlug, story_id: Sto
             session=session, site_slug=site, story_id=story_id, base_url=state.settings.public_base_url
         )
     return _cached(request, body)
-
-
-def none_match(header: str | None, etag: str) -> bool:
-    """Whether If-None-Match names this representation: `*`, or the tag by weak comparison (RFC 9110, 13.1.2)."""
-    if header is None:
-        return False
-    tags = {tag.strip() for tag in header.split(",")}
-    # Weak comparison: W/"x" and "x" are the same tag; a cache that revalidates may have weakened ours.
-    return "*" in tags or _opaque(etag) in {_opaque(tag) for tag in tags}
-
-
-def _opaque(tag: str) -> str:
-    return tag.removeprefix("W/")
 
 
 def _cached(request: Request, body: bytes) -> Response:
