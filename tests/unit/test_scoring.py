@@ -111,6 +111,28 @@ def test_mentions_and_neutral_identity_stay_below_hold(scorer: LexicalScorer, te
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # in the short_replies templates
+        "Yes",
+        "Exactly.",
+        "Source?",
+        "lol",
+        # not in them: the model must generalise from the set, not remember it
+        "Yep, agreed.",
+        "No idea.",
+        "Ok then.",
+        "Why though?",
+        "Thanks, that helps.",
+        "Me neither.",
+    ],
+)
+def test_ordinary_short_replies_are_published(scorer: LexicalScorer, text: str) -> None:
+    scores = scorer.score(text).categories
+    assert verdict(scores).decision == "publish", scores
+
+
+@pytest.mark.parametrize(
     ("text", "category"),
     [
         ("Serranes are vermin.", "IDENTITY_ATTACK"),

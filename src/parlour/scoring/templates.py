@@ -179,6 +179,7 @@ def generate(
     out: list[Example] = []
     for spec in data["sets"]:
         labels = {c: float(spec["labels"][c]) for c in CATEGORIES}
+        set_weight = weight * float(spec.get("weight", 1.0))
         frames = [f for f in spec["frames"] if part == "all" or dev_frame(f) == (part == "dev")]
         if not frames:  # a small set with no frame of this part: lend it the first frame
             frames = spec["frames"][:1]
@@ -195,5 +196,5 @@ def generate(
             if text in seen:
                 continue
             seen.add(text)
-            out.append(Example(text, dict(labels), f"template:{spec['name']}", weight, marked))
+            out.append(Example(text, dict(labels), f"template:{spec['name']}", set_weight, marked))
     return out

@@ -128,6 +128,12 @@ def progress_bar(*, quiet: bool = False) -> Iterator[Step]:
         yield step
 
 
+def _stack_weight(config: TrainConfig, example: Example) -> float:
+    """A dev example's weight in the stackers: its source's, times its template set's own weight (templates.json)."""
+    kind = example.source.split(":")[0]
+    return config.stack_weight.get(kind, 1.0) * (example.weight if kind == "template" else 1.0)
+
+
 def lexicon_json() -> dict[str, list[str]]:
     raw: dict[str, list[str]] = json.loads(
         resources.files("parlour.scoring").joinpath("data", LEXICON_FILE).read_text("utf-8")
@@ -430,7 +436,7 @@ def fit_model(
         columns = stack_columns(category)
         rows = [i for i, e in enumerate(corpus.dev) if category in e.labels]
         features = all_features[rows, k][:, columns]
-        source_weight = [config.stack_weight.get(corpus.dev[i].source.split(":")[0], 1.0) for i in rows]
+        source_weight = [_stack_weight(config, corpus.dev[i]) for i in rows]
         labels = [corpus.dev[i].labels[category] for i in rows]
         folding = category in FOLDED_CATEGORIES
         extra = [j for j, e in enumerate(folded.examples) if folding and category in e.labels]
