@@ -29,6 +29,12 @@ def test_links_get_rel_and_only_safe_schemes() -> None:
     assert render("mail [me](mailto:a@b.example)").count('href="mailto:a@b.example"') == 1
 
 
+@pytest.mark.parametrize("target", ["/admin", "//evil.example/login", "page.html", "#comments", "?utm_source=x"])
+def test_relative_link_targets_are_dropped_and_the_text_kept(target: str) -> None:
+    html = render(f"[the council page]({target})")
+    assert "href" not in html and "the council page" in html
+
+
 def test_images_are_not_rendered() -> None:
     assert "<img" not in render('![x](https://x.example/a.png" onerror="alert(1))')
 

@@ -10,8 +10,9 @@ from functools import lru_cache
 import nh3
 from markdown_it import MarkdownIt
 
-# Bump when rendering or the allowlist changes, so stored HTML can be re-rendered from its source.
-MARKUP_VERSION = 1
+# Bump when rendering or the allowlist changes: `parlour db upgrade` renders older comments again from their source.
+# 2: relative and protocol-relative link targets are dropped (only absolute http, https and mailto remain).
+MARKUP_VERSION = 2
 
 ALLOWED_TAGS = {"p", "br", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
 # "*" empty: without it ammonia keeps its default title and lang on every tag.
@@ -67,5 +68,7 @@ def sanitise(html: str) -> str:
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_SCHEMES,
         link_rel=LINK_REL,
+        # "/admin" would point into the news site's own pages and "//host" anywhere without a scheme to check.
+        url_relative="deny",
         strip_comments=True,
     ).strip()
