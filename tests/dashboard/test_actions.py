@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -146,6 +147,40 @@ def test_banning_an_author_on_one_site(world: World, ann: Browser) -> None:
     assert "Repeated abuse" in refused["detail"]
     row = one_new_row(world, before, action="ban", author_id=author, comment_id=None, reason="Repeated abuse")
     assert row.details["before"]["status"] == "active" and row.details["all_sites"] is False
+
+
+def test_a_ban_can_reject_the_authors_comments_awaiting_review_and_undo_takes_both_back(
+    world: World, hal: Browser
+) -> None:
+    first = held(world.client, "Spam one.", name="Spammer")
+    second = held(world.client, "Spam two.", name="Spammer")
+    other = held(world.client, "Someone else's.", name="Reader")
+    author = author_of(world.db, first).id
+    card = hal.get("/admin/queues/pending").text
+    assert "Also reject their 2 comment(s) awaiting review" in card
+    response = hal.act(
+        f"/admin/authors/{author}/ban",
+        {"reason": "Spam", "reject_pending": "on", "comment": str(first), "queue": "pending"},
+        htmx=True,
+    )
+    assert response.status_code == 200, response.text
+    assert "2 comment(s) awaiting review rejected" in response.text
+    assert [comment(world.db, i).status.value for i in (first, second, other)] == ["rejected", "rejected", "pending"]
+    rejections = audit(world.db, action="reject")
+    assert sorted(r.comment_id for r in rejections) == [first, second]
+    assert all(r.reason == "Author banned: Spam" for r in rejections)
+    undo_ids = re.findall(r'name="action" value="(\d+)"', response.text)
+    assert len(undo_ids) == 3
+    assert hal.act("/admin/undo", {"action": undo_ids}, htmx=True).status_code == 200
+    assert author_of(world.db, first).status.value == "active"
+    assert [comment(world.db, i).status.value for i in (first, second)] == ["pending", "pending"]
+
+
+def test_a_ban_leaves_comments_awaiting_review_unless_asked(world: World, hal: Browser) -> None:
+    waiting = held(world.client, "Still waiting.", name="Spammer")
+    author = author_of(world.db, waiting).id
+    assert hal.act(f"/admin/authors/{author}/ban", {"reason": "Spam"}).status_code == 303
+    assert comment(world.db, waiting).status.value == "pending"
 
 
 def test_banning_on_all_sites_reaches_the_same_email_elsewhere(world: World, admin: Browser) -> None:

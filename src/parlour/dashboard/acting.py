@@ -114,6 +114,6 @@ def after(
         "site": reply.site,
         "current": reply.queue.value if reply.queue else "",
         "message": message,
-        "undo_ids": [o.action_id for o in outcomes],
+        "undo_ids": [i for o in outcomes for i in (o.action_id, *o.also)],
     }
     return render(request, state, who, "admin/_after_action.html", context)

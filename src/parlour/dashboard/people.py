@@ -28,10 +28,21 @@ def author_page(request: Request, state: State, who: Moderator, author_id: int) 
 
 def ban(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:
     everywhere, reason = forms.flag_of(form, "all_sites"), forms.reason_of(form)
+    reject_pending = forms.flag_of(form, "reject_pending")
     reply = reply_of(state, who, form)
-    work = partial(actions.ban_author, staff=who.staff, author_id=author_id, reason=reason, all_sites=everywhere)
+    work = partial(
+        actions.ban_author,
+        staff=who.staff,
+        author_id=author_id,
+        reason=reason,
+        all_sites=everywhere,
+        reject_pending=reject_pending,
+    )
+    outcome = act(state, who, work)
     message = "Author banned" + (" on all sites" if everywhere else "")
-    return _done(request, state, who, reply, author_id, act(state, who, work), message)
+    if reject_pending:
+        message += f"; {len(outcome.also)} comment(s) awaiting review rejected"
+    return _done(request, state, who, reply, author_id, outcome, message)
 
 
 def suspend(request: Request, state: State, who: Moderator, form: CheckedForm, author_id: int) -> Response:

@@ -40,6 +40,7 @@ class Outcome:
 
     action_id: int
     events: list[Any] = field(default_factory=list)
+    also: list[int] = field(default_factory=list)  # further audit rows of the same action, undone with it
 
 
 def approve(*, session: Session, staff: Staff, comment_id: int, reason: str = "") -> Outcome:
@@ -81,8 +82,19 @@ def dismiss_reports(*, session: Session, staff: Staff, comment_id: int, reason: 
     return Outcome(record.id)
 
 
-def ban_author(*, session: Session, staff: Staff, author_id: int, reason: str = "", all_sites: bool = False) -> Outcome:
-    """Ban an author from commenting; across all sites, every author with the same e-mail is banned too."""
+def ban_author(
+    *,
+    session: Session,
+    staff: Staff,
+    author_id: int,
+    reason: str = "",
+    all_sites: bool = False,
+    reject_pending: bool = False,
+) -> Outcome:
+    """Ban an author from commenting; across all sites, every author with the same e-mail is banned too.
+
+    `reject_pending`: their comments awaiting review are rejected with the ban, each with its own audit row.
+    """
     author, site = _author_for(session, staff, author_id)
     targets = [author]
     if all_sites:
@@ -90,6 +102,7 @@ def ban_author(*, session: Session, staff: Staff, author_id: int, reason: str = 
         if author.email:
             targets += list(session.scalars(select(Author).where(Author.email == author.email, Author.id != author.id)))
     outcome_events: list[Any] = []
+    rejected_ids: list[int] = []
     first: ModerationAction | None = None
     for target in targets:
         target_site = session.get(Site, target.site_id)
@@ -102,9 +115,21 @@ def ban_author(*, session: Session, staff: Staff, author_id: int, reason: str = 
         record = _record(session, staff, target_site, "ban", author=target, reason=reason, details=details)
         first = first or record
         outcome_events.append(events.AuthorBanned(target.site_id, target.id, staff.id, _clean(reason)))
+        if reject_pending:
+            for rejected in _reject_pending(session, staff, target, target_site, reason):
+                rejected_ids.append(rejected.action_id)
+                outcome_events += rejected.events
     assert first is not None
     del site
-    return Outcome(first.id, outcome_events)
+    return Outcome(first.id, outcome_events, rejected_ids)
+
+
+def _reject_pending(session: Session, staff: Staff, author: Author, site: Site, reason: str) -> list[Outcome]:
+    pending = session.scalars(
+        select(Comment).where(Comment.author_id == author.id, Comment.status == CommentStatus.PENDING)
+    )
+    because = f"Author banned: {reason}" if reason else "Author banned"
+    return [_decide(session, staff, c, site, "reject", CommentStatus.REJECTED, because) for c in pending]
 
 
 def suspend_author(*, session: Session, staff: Staff, author_id: int, days: int, message: str = "") -> Outcome:
