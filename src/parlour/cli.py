@@ -131,14 +131,18 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, workers: Workers = 1) -> N
     db = connect(settings.database_url)
     with console.status("Seeding the demo discussion…"):
         site = seed(db=db, scorer=make_scorer(settings.scorer, settings.model_dir), settings=settings)
-    db.dispose()
     console.print(f"Demo database: {folder / 'demo.db'}", soft_wrap=True)
     console.print(f"Demo site [bold]{site.slug}[/bold]; staff API key: {site.api_key}", soft_wrap=True)
     console.print(
         f"Moderation dashboard: {base_url}/admin  ({site.moderator_email} / {site.moderator_password})", soft_wrap=True
     )
+    with db.read() as session:
+        analyze_key = sites.analyze_key(
+            secret_key=settings.secret_key, site=sites.get_site(session=session, slug=site.slug)
+        )
+    db.dispose()
     console.print(
-        f"Perspective-compatible endpoint: {base_url}/v1alpha1/comments:analyze?key={site.api_key}", soft_wrap=True
+        f"Perspective-compatible endpoint: {base_url}/v1alpha1/comments:analyze?key={analyze_key}", soft_wrap=True
     )
     console.print(f"\n[bold green]Parlour demo running at {base_url}/demo[/bold green]  (Ctrl-C to stop)\n")
     serve(host=host, port=port, workers=workers)
