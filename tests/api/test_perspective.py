@@ -180,7 +180,8 @@ def test_the_analyze_only_key_scores_and_can_do_nothing_else(
     assert client.patch(f"/api/v1/sites/{site.slug}", json={"name": "Taken"}, headers=bearer).status_code == 401
     assert client.get(f"/api/v1/sites/{site.slug}", headers=bearer).status_code == 401
     # A key for another site's name, or with its MAC altered, is refused.
-    for forged in (key.replace(site.slug, "herald", 1), key[:-2] + ("AA" if not key.endswith("AA") else "BB")):
+    forgeries = (key.replace(site.slug, "herald", 1), key[:-2] + ("AA" if not key.endswith("AA") else "BB"), key + "é")
+    for forged in forgeries:
         refused = analyze(client, body, forged)
         assert refused.status_code == 400 and "API key" in refused.json()["error"]["message"], forged
     # Rotating the site's staff key retires the analyze key with it.

@@ -44,3 +44,16 @@ def test_html_from_an_older_renderer_is_rendered_again_and_threads_show_it(
     assert rows[old["id"]].markup_version == markup.MARKUP_VERSION
     assert rows[current["id"]].html == before[current["id"]]
     assert "Rendered" not in _upgrade(database)  # nothing left to do
+
+
+def test_a_comment_without_html_stays_without_it(
+    client: TestClient, db: Database, database: DatabaseUnderTest, site: SiteInfo
+) -> None:
+    """An author's deleted comment keeps its text for moderators a while, but never shows again."""
+    gone = post(client, "My secret regret.")
+    with db.write() as session:
+        session.execute(update(Comment).where(Comment.id == gone["id"]).values(html="", markup_version=0))
+    _upgrade(database)
+    with db.read() as session:
+        row = session.get(Comment, gone["id"])
+        assert row is not None and row.html == "" and row.markup_version == markup.MARKUP_VERSION

@@ -34,21 +34,23 @@ def rerender_outdated(*, db: Database, on_batch: Callable[[int], None] = lambda 
     while True:
         with db.read() as session:
             rows = session.execute(
-                select(Comment.id, Comment.story_id, Comment.body)
+                select(Comment.id, Comment.story_id, Comment.body, (Comment.html != "").label("shown"))
                 .where(_outdated(), Comment.id > after)
                 .order_by(Comment.id)
                 .limit(BATCH)
             ).all()
         if not rows:
             return done
-        rendered = [(row, markup.render(row.body)) for row in rows]  # outside the write lock
+        # A comment with no HTML shows nothing (its author deleted it; the text kept for moderators until the
+        # retention purge): it stays without HTML.
+        rendered = [(row, markup.render(row.body) if row.shown else "") for row in rows]  # outside the write lock
         with db.write() as session:
             done += _store(session, rendered)
         after = rows[-1].id
         on_batch(len(rows))
 
 
-def _store(session: Session, rendered: list[tuple[Row[int, int, str], str]]) -> int:
+def _store(session: Session, rendered: list[tuple[Row[int, int, str, bool], str]]) -> int:
     stored, stories = 0, set()
     for row, html in rendered:
         # Only if the source is still what was rendered: an edit meanwhile rendered it itself.

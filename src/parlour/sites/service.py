@@ -127,7 +127,8 @@ def site_for_analyze_key(*, session: Session, secret_key: str, key: str) -> Site
     if not key.startswith(ANALYZE_KEY_PREFIX) or not dot:
         return None
     site = session.scalar(_SITE_BY_SLUG, {"slug": slug})
-    if site is None or not hmac.compare_digest(analyze_key(secret_key=secret_key, site=site), key):
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
+    if site is None or not hmac.compare_digest(analyze_key(secret_key=secret_key, site=site).encode(), key.encode()):
         return None
     return site
 
