@@ -176,6 +176,44 @@ def test_a_ban_can_reject_the_authors_comments_awaiting_review_and_undo_takes_bo
     assert [comment(world.db, i).status.value for i in (first, second)] == ["pending", "pending"]
 
 
+def test_a_ban_rejecting_pending_leaves_a_claimed_comment_and_refuses_a_stale_page(world: World, hal: Browser) -> None:
+    una = world.signed_in("una@example.org")
+    mine, theirs = held(world.client, "One.", name="Spammer"), held(world.client, "Two.", name="Spammer")
+    author = author_of(world.db, mine).id
+    stale = re.search(rf'name="seen-{mine}" value="(\d+)"', una.get("/admin/queues/pending").text)
+    assert stale
+    assert hal.act(f"/admin/comments/{theirs}/claim", htmx=True).status_code == 200
+    # Hal approves Una's card's comment and undoes it: pending again, but not the page Una saw.
+    approved = hal.act(f"/admin/comments/{mine}/approve", htmx=True)
+    undo_id = re.findall(r'name="action" value="(\d+)"', approved.text)
+    assert hal.act("/admin/undo", {"action": undo_id}, htmx=True).status_code == 200
+    form = {"reject_pending": "on", "comment": str(mine), "seen": stale.group(1), "queue": "pending"}
+    refused = una.act(f"/admin/authors/{author}/ban", form, htmx=True)
+    assert refused.status_code == 409
+    assert f"Hal undid a decision on comment {mine}" in refused.json()["detail"]
+    assert author_of(world.db, mine).status.value == "active"
+    fresh = re.search(rf'name="seen-{mine}" value="(\d+)"', una.get("/admin/queues/pending").text)
+    assert fresh
+    done = una.act(f"/admin/authors/{author}/ban", form | {"seen": fresh.group(1)}, htmx=True)
+    assert done.status_code == 200 and "1 comment(s) awaiting review rejected" in done.text
+    assert [comment(world.db, i).status.value for i in (mine, theirs)] == ["rejected", "pending"]
+
+
+def test_undoing_a_ban_on_all_sites_lifts_every_ban_and_rejection(world: World, admin: Browser) -> None:
+    here = held(world.client, "Here.", name="Troll", email="troll@example.net")
+    there = published(world.client, "There.", name="Troll", email="troll@example.net")
+    author = author_of(world.db, here).id
+    form = {"all_sites": "on", "reject_pending": "on", "comment": str(here), "queue": "pending"}
+    banned = admin.act(f"/admin/authors/{author}/ban", form, htmx=True)
+    assert banned.status_code == 200, banned.text
+    assert {author_of(world.db, i).status.value for i in (here, there)} == {"banned"}
+    undo_ids = re.findall(r'name="action" value="(\d+)"', banned.text)
+    assert len(undo_ids) == 3  # two bans and one rejection
+    assert admin.act("/admin/undo", {"action": undo_ids}, htmx=True).status_code == 200
+    assert {author_of(world.db, i).status.value for i in (here, there)} == {"active"}
+    assert comment(world.db, here).status.value == "pending"
+
+
 def test_a_ban_leaves_comments_awaiting_review_unless_asked(world: World, hal: Browser) -> None:
     waiting = held(world.client, "Still waiting.", name="Spammer")
     author = author_of(world.db, waiting).id

@@ -12,6 +12,7 @@ from parlour.dashboard import forms
 from parlour.dashboard.acting import Reply, act, after, reply_of
 from parlour.dashboard.auth import CheckedForm, Moderator
 from parlour.dashboard.render import redirect, render
+from parlour.events import CommentModerated
 from parlour.moderation import actions, dashboard
 from parlour.moderation.actions import Outcome
 from parlour.state import AppState, State
@@ -38,10 +39,13 @@ def ban(request: Request, state: State, who: Moderator, form: CheckedForm, autho
         all_sites=everywhere,
         reject_pending=reject_pending,
     )
-    outcome = act(state, who, work)
+    # Rejecting from a card decides that card's comment too: refused if it changed since the page showed it.
+    deciding = [reply.comment_id] if reject_pending and reply.comment_id is not None else []
+    outcome = act(state, who, work, deciding=deciding, seen=forms.seen_of(form, deciding))
     message = "Author banned" + (" on all sites" if everywhere else "")
     if reject_pending:
-        message += f"; {len(outcome.also)} comment(s) awaiting review rejected"
+        rejected = sum(1 for e in outcome.events if isinstance(e, CommentModerated) and e.action == "reject")
+        message += f"; {rejected} comment(s) awaiting review rejected"
     return _done(request, state, who, reply, author_id, outcome, message)
 
 

@@ -102,7 +102,7 @@ def ban_author(
         if author.email:
             targets += list(session.scalars(select(Author).where(Author.email == author.email, Author.id != author.id)))
     outcome_events: list[Any] = []
-    rejected_ids: list[int] = []
+    also: list[int] = []  # the other sites' bans and the rejections: Undo takes them back with the first ban
     first: ModerationAction | None = None
     for target in targets:
         target_site = session.get(Site, target.site_id)
@@ -113,20 +113,30 @@ def ban_author(
         target.status_message = _clean(reason)
         details = {"before": before, "all_sites": all_sites}
         record = _record(session, staff, target_site, "ban", author=target, reason=reason, details=details)
-        first = first or record
+        if first is None:
+            first = record
+        else:
+            also.append(record.id)
         outcome_events.append(events.AuthorBanned(target.site_id, target.id, staff.id, _clean(reason)))
         if reject_pending:
             for rejected in _reject_pending(session, staff, target, target_site, reason):
-                rejected_ids.append(rejected.action_id)
+                also.append(rejected.action_id)
                 outcome_events += rejected.events
     assert first is not None
     del site
-    return Outcome(first.id, outcome_events, rejected_ids)
+    return Outcome(first.id, outcome_events, also)
 
 
 def _reject_pending(session: Session, staff: Staff, author: Author, site: Site, reason: str) -> list[Outcome]:
+    """The author's comments awaiting review, rejected; one another moderator has claimed is left to them."""
+    now = utcnow()
+    claimed_by_another = (
+        (Comment.claimed_by.is_not(None)) & (Comment.claimed_by != staff.id) & (Comment.claimed_until > now)
+    )
     pending = session.scalars(
-        select(Comment).where(Comment.author_id == author.id, Comment.status == CommentStatus.PENDING)
+        select(Comment).where(
+            Comment.author_id == author.id, Comment.status == CommentStatus.PENDING, ~claimed_by_another
+        )
     )
     because = f"Author banned: {reason}" if reason else "Author banned"
     return [_decide(session, staff, c, site, "reject", CommentStatus.REJECTED, because) for c in pending]
