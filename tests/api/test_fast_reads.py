@@ -78,6 +78,12 @@ class TestSameAnswerEitherWay:
         assert revalidated.status_code == 304
         other = client.get("/api/v1/threads", params=PARAMS, headers={"If-None-Match": '"not-this-page"'})
         assert other.status_code == 200
+        # `*` is "any current representation": a request that would be refused has none.
+        for _path in ("routed", "again"):
+            refused = client.get(
+                "/api/v1/threads", params=PARAMS | {"cursor": "not-a-cursor"}, headers={"If-None-Match": "*"}
+            )
+            assert refused.status_code == 422
 
     def test_a_new_comment_shows_on_the_next_read(self, client: TestClient) -> None:
         before = client.get("/api/v1/threads", params=PARAMS).json()

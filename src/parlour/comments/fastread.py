@@ -61,12 +61,14 @@ class CachedThreadReads:
         key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
         etag = weak_etag(key)
         if_none_match, accept_encoding = _request_headers(scope["headers"])
-        if none_match(if_none_match, etag):
+        if none_match(if_none_match, etag, exists=False):
             return 304, _encode(page_headers(etag, story_id=ref.story_id, gzipped=None)), b""
         gzipped = b"gzip" in accept_encoding
         body = self.threads.cached_page(key, gzipped=gzipped, count_miss=False)
         if body is None:
             return None
+        if none_match(if_none_match, etag):  # `*`: a cached page is one that rendered
+            return 304, _encode(page_headers(etag, story_id=ref.story_id, gzipped=None)), b""
         headers = _encode(page_headers(etag, story_id=ref.story_id, gzipped=gzipped))
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         return 200, headers, body

@@ -62,12 +62,16 @@ async def get_thread(
         ref = await run_in_threadpool(threads.story_ref, site, canonical)
     key = page_key(ref, sort=sort, limit=limit, cursor=cursor)
     etag = weak_etag(key)
-    if none_match(request.headers.get("if-none-match"), etag):
+    condition = request.headers.get("if-none-match")
+    # A tag the client holds names a page that was served; `*` waits until this page renders (a bad cursor: 422).
+    if none_match(condition, etag, exists=False):
         return Response(status_code=304, headers=page_headers(etag, story_id=ref.story_id, gzipped=None))
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     body = threads.cached_page(key, gzipped=gzipped)
     if body is None:
         body = await threads.rendered_page(ref, key, sort=sort, limit=limit, cursor=cursor, gzipped=gzipped)
+    if none_match(condition, etag):
+        return Response(status_code=304, headers=page_headers(etag, story_id=ref.story_id, gzipped=None))
     return Response(
         body, media_type="application/json", headers=page_headers(etag, story_id=ref.story_id, gzipped=gzipped)
     )
