@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -28,7 +28,7 @@ from parlour.moderation import actions
 from parlour.notifications import addresses
 from parlour.sites.service import hash_api_key
 from parlour.transfer.disqus import DisqusReader
-from parlour.transfer.export import FORMAT, SECTIONS, VERSION, end_line, export_site
+from parlour.transfer.export import FORMAT, SECTIONS, VERSION, end_line, export_site, snapshot
 from parlour.transfer.importer import import_comments
 from parlour.transfer.restore import NO_PASSWORD, restore_export
 from tests.backup_support import empty_database
@@ -470,3 +470,15 @@ def test_restore_refuses_an_unknown_status_by_line(
     path.write_bytes(tampered(export_bytes(db), edit))
     with pytest.raises(InvalidInput, match=r"line \d+: status 'featured' is not one of pending, approved"):
         restore_export(db=empty_target, path=path)
+
+
+def test_an_export_reads_one_snapshot_on_either_database(db: Database, site: SiteInfo) -> None:
+    """What another writer commits while an export reads is in none of its sections (PostgreSQL: REPEATABLE READ)."""
+    with db.read() as session:
+        snapshot(session)
+        names = session.scalars(select(Site.name)).all()
+        with db.write() as other:
+            other.execute(text("UPDATE sites SET name = name || '!'"))
+        assert session.scalars(select(Site.name)).all() == names
+    with db.read() as session:
+        assert session.scalars(select(Site.name)).all() != names

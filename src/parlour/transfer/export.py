@@ -105,6 +105,16 @@ def end_line(counts: Mapping[str, int]) -> dict[str, Any]:
     return {"type": END, "lines": sum(counts.values()), "counts": {s.type: counts.get(s.type, 0) for s in SECTIONS}}
 
 
+def snapshot(session: Session) -> None:
+    """Make the session's transaction one snapshot, before its first statement.
+
+    SQLite's read transaction is one already. PostgreSQL's default, READ COMMITTED, gives every statement its own,
+    so comments posted while an export reads would be written without their authors, and restore would refuse it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def export_site(*, db: Database, site_slug: str, out: IO[bytes], progress: Progress | None = None) -> int:
     """Write the site as JSON Lines; returns the number of lines between the header and the end line."""
     progress = progress or NoProgress()
@@ -114,6 +124,7 @@ def export_site(*, db: Database, site_slug: str, out: IO[bytes], progress: Progr
     out.write(orjson.dumps(header()) + b"\n")
     # One read transaction: a consistent snapshot of the site while readers go on posting.
     with db.read() as session:
+        snapshot(session)
         site_id = get_site(session=session, slug=site_slug).id
         for section, row in _rows(session, site_id):
             out.write(orjson.dumps({"type": section.type, **section.serialise(row)}) + b"\n")
