@@ -44,19 +44,10 @@ def enqueue_in(session: Session, events: list[object]) -> int:
     now = utcnow()
     queued = 0
     for site_id, named in _by_site(events).items():
-        endpoints = _active_endpoints(session, site_id)
-        wanted = [(name, event) for name, event in named if _wanting(endpoints, name)]
-        if not wanted:
-            continue
-        slug = session.scalar(select(Site.slug).where(Site.id == site_id))
-        for name, event in wanted:
-            data = payloads.event_data(session, event)
-            if data is None or slug is None:
-                log.info("webhook event %s: %r is gone, nothing queued", name, event)
-                continue
-            for endpoint_id in _wanting(endpoints, name):
-                session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
-                queued += 1
+        found = _payloads(session, site_id, named)
+        if found is not None:
+            endpoints, slug, ready = found
+            queued += _add(session, endpoints, slug, ready, now)
     return queued
 
 
@@ -78,31 +69,45 @@ def _by_site(events: list[object]) -> dict[int, list[tuple[str, object]]]:
     return by_site
 
 
-def _enqueue_for_site(db: Database, site_id: int, named: list[tuple[str, object]]) -> int:
-    with db.read() as session:
-        endpoints = _active_endpoints(session, site_id)
-        wanted = [(name, event) for name, event in named if _wanting(endpoints, name)]
-        if not wanted:
-            return 0
-        slug = session.scalar(select(Site.slug).where(Site.id == site_id))
-        found = [(name, event, payloads.event_data(session, event)) for name, event in wanted]
-    ready: list[tuple[str, dict[str, Any]]] = []
-    for name, event, data in found:
+Ready = list[tuple[str, dict[str, Any]]]  # (event name, payload data) per event some endpoint wants
+Endpoints = list[tuple[int, list[str]]]  # (endpoint id, the events it wants) per active endpoint
+
+
+def _payloads(session: Session, site_id: int, named: list[tuple[str, object]]) -> tuple[Endpoints, str, Ready] | None:
+    """The site's active endpoints, its slug and the wanted events' payload data; None when there is nothing to send."""
+    endpoints = _active_endpoints(session, site_id)
+    wanted = [(name, event) for name, event in named if _wanting(endpoints, name)]
+    if not wanted:
+        return None
+    slug = session.scalar(select(Site.slug).where(Site.id == site_id))
+    ready: Ready = []
+    for name, event in wanted:
+        data = payloads.event_data(session, event)
         if data is None or slug is None:
             log.info("webhook event %s: %r is gone, nothing queued", name, event)
         else:
             ready.append((name, data))
-    if not ready or slug is None:
-        return 0
-    now = utcnow()
+    return (endpoints, slug, ready) if ready and slug is not None else None
+
+
+def _add(session: Session, endpoints: Endpoints, slug: str, ready: Ready, now: datetime) -> int:
     queued = 0
+    for name, data in ready:
+        for endpoint_id in _wanting(endpoints, name):
+            session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
+            queued += 1
+    return queued
+
+
+def _enqueue_for_site(db: Database, site_id: int, named: list[tuple[str, object]]) -> int:
+    with db.read() as session:
+        found = _payloads(session, site_id, named)
+    if found is None:
+        return 0
+    _, slug, ready = found
     with db.write() as session:
         endpoints = _active_endpoints(session, site_id)  # again: one may have been turned off meanwhile
-        for name, data in ready:
-            for endpoint_id in _wanting(endpoints, name):
-                session.add(new_delivery(endpoint_id=endpoint_id, event=name, site=slug, data=data, now=now))
-                queued += 1
-    return queued
+        return _add(session, endpoints, slug, ready, utcnow())
 
 
 def new_delivery(*, endpoint_id: int, event: str, site: str, data: dict[str, Any], now: datetime) -> WebhookDelivery:
@@ -184,7 +189,7 @@ def record_attempt(
         return delivery.status
 
 
-def _active_endpoints(session: Session, site_id: int) -> list[tuple[int, list[str]]]:
+def _active_endpoints(session: Session, site_id: int) -> Endpoints:
     """Each active endpoint of the site, with the events it wants."""
     return [(endpoint_id, events) for endpoint_id, events in session.execute(_ACTIVE_ENDPOINTS, {"site_id": site_id})]
 
@@ -195,7 +200,7 @@ _ACTIVE_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
 )
 
 
-def _wanting(endpoints: list[tuple[int, list[str]]], event: str) -> list[int]:
+def _wanting(endpoints: Endpoints, event: str) -> list[int]:
     return [endpoint_id for endpoint_id, events in endpoints if event in events]
 
 
