@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,25 +189,31 @@ def test_the_reader_reports_malformed_posts_by_line_and_reads_fields_from_the_fi
     assert comment.author == SourceAuthor(name="Cy", email="cy@mail.example", website=None, username="cy")
 
 
-def test_malformed_file_fails_clearly_and_changes_nothing(db: Database, site: SiteInfo, tmp_path: Path) -> None:
+# jobs=2: the reading process starts before the file is checked; a file that fails the check stops it.
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_malformed_file_fails_clearly_and_changes_nothing(
+    db: Database, site: SiteInfo, tmp_path: Path, jobs: int
+) -> None:
     full = small_export(tmp_path / "full.xml").read_text()
     truncated = tmp_path / "truncated.xml"
     truncated.write_text(full[: int(len(full) * 0.8)])  # cut off mid-file: the first records are fine
     before = table_counts(db)
     with pytest.raises(MalformedFile, match=r"not well-formed XML at line \d+"):
-        import_comments(db=db, reader=DisqusReader(truncated), site_slug="courier")
+        import_comments(db=db, reader=DisqusReader(truncated), site_slug="courier", jobs=jobs)
     assert table_counts(db) == before
+    assert not multiprocessing.active_children()
     wrong = tmp_path / "wrong.xml"
     wrong.write_text("<?xml version='1.0'?><rss><channel/></rss>")
     with pytest.raises(MalformedFile, match="not a Disqus export"):
-        import_comments(db=db, reader=DisqusReader(wrong), site_slug="courier")
+        import_comments(db=db, reader=DisqusReader(wrong), site_slug="courier", jobs=jobs)
     bomb = tmp_path / "bomb.xml"
     bomb.write_text(
         '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]><disqus xmlns="http://disqus.com">&a;</disqus>'
     )
     with pytest.raises(MalformedFile, match=r"declares the XML entity 'a' at line 1, column \d+: entities are refused"):
-        import_comments(db=db, reader=DisqusReader(bomb), site_slug="courier")
+        import_comments(db=db, reader=DisqusReader(bomb), site_slug="courier", jobs=jobs)
     assert table_counts(db) == before
+    assert not multiprocessing.active_children()
 
 
 class Interrupted(Exception):

@@ -41,7 +41,7 @@ from parlour.sites.schemas import SiteSettings
 from parlour.sites.service import get_site, site_settings
 from parlour.sites.urls import normalise_story_url, origin_allowed
 from parlour.transfer.bulk import execute_many, insert_rows
-from parlour.transfer.pipeline import read_prepared
+from parlour.transfer.pipeline import Chunk, read_prepared
 from parlour.transfer.placing import Node, count_listed, is_approved, place, shown_ancestor
 from parlour.transfer.prepare import Prepared
 from parlour.transfer.records import Malformed, Reader, Skipped, SourceThread
@@ -107,11 +107,11 @@ class _Import:
 
     # --- the flow ------------------------------------------------------------------------------------
 
-    def run(self, reader: Reader, progress: Progress, batch_size: int, jobs: int) -> ImportReport:
+    def run(self, chunks: Iterator[Chunk], reader: Reader, progress: Progress, batch_size: int) -> ImportReport:
         with tempfile.TemporaryFile() as spill:
             pending: list[Prepared] = []
             deferred = 0
-            for chunk in read_prepared(reader, processes=jobs):
+            for chunk in chunks:
                 for item in chunk.items:
                     if isinstance(item, Prepared):
                         pending.append(item)
@@ -283,7 +283,8 @@ class _Import:
             "closed": thread.closed,
             "created_at": thread.created_at or utcnow(),
         }
-        story_id = int(session.execute(insert(stories).values(row).returning(stories.c.id)).scalar_one())
+        # Values as parameters, not .values(row): the statement is then compiled once, not once per story.
+        story_id = int(session.execute(insert(stories).returning(stories.c.id), row).scalar_one())
         session.execute(insert(table("imported_items")), self._item_row("story", thread.source_id, story_id, utcnow()))
         return story_id
 
@@ -577,15 +578,18 @@ def import_comments(
     defer_indexes: build the comments table's secondary indexes once at the end instead of row by row (see
     db/bulk_indexes.py); None: only when the table holds no comment yet, as in a new installation.
     """
-    reader.check()
     with db.read() as session:
         site = get_site(session=session, slug=site_slug)
-    job = _Import(db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors, secret_key=secret_key)
-    progress = progress or NoProgress()
-    deferring = not dry_run and _deferring_indexes(db, defer_indexes)
-    batch_size = batch_size or (BULK_BATCH if deferring else BATCH)
-    with _fewer_collections(), _indexes_built_after(db, deferring, progress, job.report):
-        return job.run(reader, progress, batch_size, jobs)
+    with read_prepared(reader, processes=jobs) as chunks:
+        reader.check()
+        job = _Import(
+            db=db, site=site, reader=reader, dry_run=dry_run, match_authors=match_authors, secret_key=secret_key
+        )
+        progress = progress or NoProgress()
+        deferring = not dry_run and _deferring_indexes(db, defer_indexes)
+        batch_size = batch_size or (BULK_BATCH if deferring else BATCH)
+        with _fewer_collections(), _indexes_built_after(db, deferring, progress, job.report):
+            return job.run(chunks, reader, progress, batch_size)
 
 
 def _deferring_indexes(db: Database, requested: bool | None) -> bool:
