@@ -21,7 +21,8 @@ _Processor = Callable[[Any], Any] | None
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT rows that all have the same keys, in the session's transaction."""
+    """INSERT rows that all have the same keys, in the session's transaction; the rows are filled in place with
+    defaults and driver values, so they are not to be used again."""
     if not rows:
         return
     dialect = _named(session.connection().dialect)
@@ -34,7 +35,8 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def execute_many(session: Session, statement: ClauseElement, rows: Sequence[dict[str, Any]]) -> None:
-    """Run a statement once per row of bound values (an UPDATE by id, say), in one executemany."""
+    """Run a statement once per row of bound values (an UPDATE by id, say), in one executemany; the rows are
+    filled in place, as by insert_rows."""
     if not rows:
         return
     dialect = _named(session.connection().dialect)
@@ -65,14 +67,15 @@ def _execute_many(
         if processor is not None and name in first
     ]
 
-    def values(row: dict[str, Any]) -> dict[str, Any]:
-        found = fixed | row if fixed else row.copy()
+    # Rows are filled in place, not copied: they are built for this insert alone, and a copy of each of a
+    # million rows' dicts was a tenth of the Python time of an import's comments insert.
+    for row in rows:
+        if fixed:
+            row.update(fixed)
         for name, processor, first_value, first_processed in converted:
             value = row[name]
-            found[name] = first_processed if value is first_value else processor(value)
-        return found
-
-    session.connection().exec_driver_sql(sql, [values(row) for row in rows])
+            row[name] = first_processed if value is first_value else processor(value)
+    session.connection().exec_driver_sql(sql, list(rows))
 
 
 def _named(dialect: Dialect) -> Dialect:

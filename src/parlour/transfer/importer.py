@@ -446,7 +446,9 @@ class _Import:
         rows = [self._author_row(plan.new_authors[k], now) for k in keys]
         rows += [self._author_row(plan.comments[i][0], now) for i in lone]
         ids = _allocate_ids(session, "authors", len(rows))
-        insert_rows(session, table("authors"), [row | {"id": i} for row, i in zip(rows, ids, strict=True)])
+        for row, author_id in zip(rows, ids, strict=True):
+            row["id"] = author_id
+        insert_rows(session, table("authors"), rows)
         keyed = dict(zip(keys, ids, strict=False))
         insert_rows(session, table("imported_items"), [self._item_row("author", k, i, now) for k, i in keyed.items()])
         lone_ids = dict(zip(lone, ids[len(keys) :], strict=True))
