@@ -98,6 +98,25 @@ def test_wildcard_origins_must_leave_a_registrable_domain(broad: str) -> None:
         normalise_origin(broad)
 
 
+# Stored before broad wildcards were refused: such an entry admits no URL at all.
+@pytest.mark.parametrize(
+    ("stored", "url"),
+    [
+        ("https://*.com", "https://evil.com/a"),
+        ("https://*.co.uk", "https://evil.co.uk/a"),
+        ("https://*.github.io", "https://someone.github.io/a"),
+        ("https://*.com:8443", "https://evil.com:8443/a"),
+    ],
+)
+def test_broad_wildcards_stored_earlier_admit_nothing(stored: str, url: str) -> None:
+    assert not origin_allowed(url, [stored])
+
+
+def test_wildcard_origins_of_a_domain_admit_its_subdomains() -> None:
+    assert origin_allowed("https://www.courier.co.uk:8443/a", ["https://*.courier.co.uk:8443"])
+    assert origin_allowed("https://news.paper.example/a", ["https://*.paper.example"])
+
+
 def test_wildcard_origins_of_a_domain_are_kept() -> None:
     assert normalise_origin("https://*.Paper.Example") == "https://*.paper.example"
     assert normalise_origin("https://*.courier.co.uk:8443") == "https://*.courier.co.uk:8443"

@@ -77,14 +77,18 @@ def normalise_origin(raw: str) -> str:
 
 def _check_wildcard_domain(hostname: str, raw: str) -> None:
     """'*.' must be followed by a registrable domain: two labels or more, not a public suffix, not an address."""
-    domain = hostname.rstrip(".").lower()
-    labels = domain.split(".")
-    if len(labels) < 2 or domain in PUBLIC_SUFFIXES or _is_ip_address(domain) or not all(labels):
+    if not _registrable(hostname):
         raise InvalidInput(
             f"A wildcard origin must name a domain of your own, as in https://*.courier.example, not a top-level "
             f"or public suffix that anyone can register under: {raw!r}",
             field="allowed_origins",
         )
+
+
+def _registrable(hostname: str) -> bool:
+    domain = hostname.rstrip(".").lower()
+    labels = domain.split(".")
+    return len(labels) >= 2 and domain not in PUBLIC_SUFFIXES and not _is_ip_address(domain) and all(labels)
 
 
 def _is_ip_address(host: str) -> bool:
@@ -103,8 +107,9 @@ def origin_allowed(url: str, allowed_origins: list[str]) -> bool:
         if allowed_scheme != scheme:
             continue
         if allowed_host.startswith("*."):
-            # '*.example.com' admits sub.example.com, never evil-example.com or example.com.evil.
-            if host.endswith(allowed_host[1:]):
+            # '*.example.com' admits sub.example.com, never evil-example.com or example.com.evil. A broad wildcard
+            # stored before they were refused ('*.com') admits nothing: it would admit anyone's site.
+            if host.endswith(allowed_host[1:]) and _registrable(allowed_host[2:].split(":", 1)[0]):
                 return True
         elif host == allowed_host:
             return True
