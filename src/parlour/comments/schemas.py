@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
 
 from parlour.db.tables import MAX_ID, CommentStatus, ReportReason
 from parlour.sites.schemas import SLUG_PATTERN, StoryPublic
 
 MAX_BODY_CHARS = 10000  # the hard ceiling; each site sets its own lower limit
+# A reader's e-mail address as the comment API takes it; addresses a restore brings back go through it too.
+ReaderEmail = Annotated[EmailStr, Field(max_length=320)]
+READER_EMAIL: TypeAdapter[str] = TypeAdapter(ReaderEmail)
 
 
 class Strict(BaseModel):
@@ -26,7 +29,7 @@ class Sort(StrEnum):
 
 class AuthorIn(Strict):
     name: str = Field(min_length=1, max_length=200, description="Display name, shown as plain text.")
-    email: EmailStr | None = Field(None, max_length=320, description="Never shown; for notifications only.")
+    email: ReaderEmail | None = Field(None, description="Never shown; for notifications only.")
     website: str | None = Field(None, max_length=2048, description="http or https only.")
 
 

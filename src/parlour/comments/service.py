@@ -115,7 +115,7 @@ def post_comment(
             if replay is not None:
                 return WriteResult(replay)
         canonical_url = allowed_story_url(site=site, url=data.url)
-        body = _valid_body(data.body, settings)
+        body = valid_body(data.body, max_chars=settings.max_body_chars)
         author_in = _author_in(data, settings, site, context.reader)
         poster = _poster(context, site, author_in)
         intake.check_rate_limits(
@@ -181,7 +181,7 @@ def check_draft(*, db: Database, scorer: Scorer, data: DraftCheck, context: Post
     with db.read() as session:
         site = get_site(session=session, slug=data.site)
         settings = site_settings(site)
-    body = _valid_body(data.body, settings)
+    body = valid_body(data.body, max_chars=settings.max_body_chars)
     network = network_key(secret_key=context.secret_key, address=context.client_address)
     intake.check_draft_rate(limiter=context.limiter, network_key=network)
     found = nudge.verdict(settings=settings, scores=scorer.score(body), matches=nudge.word_matches(settings, body))
@@ -204,7 +204,7 @@ def edit_comment(
         # Everything that refuses the edit whatever its text comes before the text is scored and rendered.
         _check_editable(comment)
         _check_edit_window(comment, settings)
-        clean = _valid_body(body, settings)
+        clean = valid_body(body, max_chars=settings.max_body_chars)
         network = network_key(secret_key=context.secret_key, address=context.client_address)
         intake.check_edit_rate(limiter=context.limiter, network_key=network, comment_id=comment_id)
         scores = scorer.score(clean)
@@ -575,15 +575,13 @@ def _insert_reaction(session: Session, comment_id: int, reader_key: str, author_
     return True
 
 
-def _valid_body(raw: str, settings: SiteSettings) -> str:
+def valid_body(raw: str, *, max_chars: int) -> str:
+    """A comment's text as stored: cleaned, not empty, within the limit (the site's; a restore's may differ)."""
     body = markup.clean_text(raw).strip()
     if not body:
         raise InvalidInput("The comment is empty.", field="body")
-    if len(body) > settings.max_body_chars:
-        raise InvalidInput(
-            f"The comment is {len(body)} characters long; the limit is {settings.max_body_chars}.",
-            field="body",
-        )
+    if len(body) > max_chars:
+        raise InvalidInput(f"The comment is {len(body)} characters long; the limit is {max_chars}.", field="body")
     return body
 
 
@@ -602,7 +600,7 @@ def _author_in(data: CommentCreate, settings: SiteSettings, site: Site, reader: 
         raise LoginRequired("Sign in to comment on this site.")
     if data.author is None:
         raise InvalidInput("A display name is required.", field="author.name")
-    return _valid_author(data.author, settings)
+    return valid_author(data.author, max_name_chars=settings.max_name_chars)
 
 
 def _poster(context: PostContext, site: Site, author: AuthorIn) -> intake.Poster:
@@ -659,14 +657,13 @@ def _upsert_author(
     return author
 
 
-def _valid_author(data: AuthorIn, settings: SiteSettings) -> AuthorIn:
+def valid_author(data: AuthorIn, *, max_name_chars: int) -> AuthorIn:
+    """The name and website as stored: plain one-line text within the limit, and an http(s) URL re-serialised."""
     name = " ".join(markup.clean_text(data.name).split())
     if not name:
         raise InvalidInput("A display name is required.", field="author.name")
-    if len(name) > settings.max_name_chars:
-        raise InvalidInput(
-            f"The display name is longer than {settings.max_name_chars} characters.", field="author.name"
-        )
+    if len(name) > max_name_chars:
+        raise InvalidInput(f"The display name is longer than {max_name_chars} characters.", field="author.name")
     website = normalise_website(data.website) if data.website else None
     return data.model_copy(update={"name": name, "website": website})
 

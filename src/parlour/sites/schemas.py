@@ -21,6 +21,7 @@ from parlour.identity.keys import check_site_keys
 from parlour.scoring.thresholds import CATEGORIES, HOLD
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+MAX_NAME_CHARS = 64  # authors.display_name holds 64: no site may allow more
 # Secrets in site settings are masked whenever settings become JSON, unless the dump is for storage.
 SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
 STORED = {"store_secrets": True}
@@ -82,7 +83,7 @@ class SiteSettings(Strict):
     moderation_mode: ModerationMode = ModerationMode.POST
     edit_window_seconds: int = Field(900, ge=0, le=7 * 86400)
     max_body_chars: int = Field(5000, ge=1, le=10000)
-    max_name_chars: int = Field(64, ge=1, le=64)
+    max_name_chars: int = Field(MAX_NAME_CHARS, ge=1, le=MAX_NAME_CHARS)
     max_depth: int = Field(8, ge=0, le=32, description="Replies deeper than this attach at this depth.")
     replies_preview: int = Field(3, ge=0, le=20, description="Replies shown under each comment per level.")
     preview_depth: int = Field(3, ge=0, le=8, description="Levels of replies included in a thread page.")
@@ -149,7 +150,7 @@ class SiteSettingsUpdate(Strict):
     moderation_mode: ModerationMode | None = None
     edit_window_seconds: int | None = Field(None, ge=0, le=7 * 86400)
     max_body_chars: int | None = Field(None, ge=1, le=10000)
-    max_name_chars: int | None = Field(None, ge=1, le=64)
+    max_name_chars: int | None = Field(None, ge=1, le=MAX_NAME_CHARS)
     max_depth: int | None = Field(None, ge=0, le=32)
     replies_preview: int | None = Field(None, ge=0, le=20)
     preview_depth: int | None = Field(None, ge=0, le=8)
