@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import os
 import shutil
 import signal
@@ -17,10 +18,46 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ORIGIN
+from parlour.db import migrate
+from parlour.db.engine import Database, connect
+from parlour.webhooks.addresses import IPAddress
+from tests.backup_support import empty_database
+from tests.conftest import ORIGIN, DatabaseUnderTest
 
+# Webhook hosts of the tests' exports, and the addresses a restore's look-up finds for them (never dialled).
+WEBHOOK_HOSTS = {"hooks.example": "93.184.215.14", "internal": "10.0.0.5", "metadata.example": "169.254.169.254"}
 ISSO_VERSION = "0.14.0"
 ISSO_VENV = Path(os.environ.get("PARLOUR_TEST_ISSO_VENV", Path.home() / ".cache" / "parlour-test-isso"))
+
+
+def stub_resolve(host: str, _port: int) -> list[IPAddress]:
+    """A resolver that knows WEBHOOK_HOSTS and nothing else, as a machine without DNS would."""
+    if host not in WEBHOOK_HOSTS:
+        raise OSError(f"[Errno -2] Name or service not known: {host}")
+    return [ipaddress.ip_address(WEBHOOK_HOSTS[host])]
+
+
+@pytest.fixture(autouse=True)
+def _no_dns_in_restores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restore looks webhook hosts up as the API does; tests stay offline, through the stub."""
+    monkeypatch.setattr("parlour.transfer.restore.resolve", stub_resolve)
+
+
+@pytest.fixture
+def empty_target_url(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[str]:
+    """A second, migrated database of the same backend with nothing in it."""
+    with empty_database(database.backend, tmp_path) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def empty_target(empty_target_url: str) -> Iterator[Database]:
+    target = connect(empty_target_url)
+    try:
+        yield target
+    finally:
+        target.dispose()
 
 
 def _install_isso() -> Path | None:

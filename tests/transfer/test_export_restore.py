@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,23 +93,6 @@ def export_bytes(db: Database) -> bytes:
 
 def lines(data: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in data.splitlines()]
-
-
-@pytest.fixture
-def empty_target_url(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[str]:
-    """A second, migrated database of the same backend with nothing in it."""
-    with empty_database(database.backend, tmp_path) as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture
-def empty_target(empty_target_url: str) -> Iterator[Database]:
-    target = connect(empty_target_url)
-    try:
-        yield target
-    finally:
-        target.dispose()
 
 
 def test_export_is_versioned_json_lines_without_secrets(

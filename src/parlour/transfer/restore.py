@@ -8,8 +8,8 @@ transaction: a restore that fails half-way (a bad line, a clash) leaves the data
 
 The file is untrusted input, like a request: anyone who could edit it on its way must not be able to plant what
 the API would refuse. So each comment's HTML is rendered again from its Markdown source by the live service's
-renderer (the file's `html` is ignored), and the site's name, slug, origins and settings go through the API's
-own models.
+renderer (the file's `html` is ignored), the site's name, slug, origins and settings go through the API's own
+models, and every other line through the API's validators (restore_checks).
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from parlour.sites.urls import normalise_origin
 from parlour.transfer.export import END, FORMAT, SECTIONS, VERSION
 from parlour.transfer.recount import recount
 from parlour.transfer.report import NoProgress, Progress
+from parlour.transfer.restore_checks import LineChecks
 from parlour.transfer.serialise import SECRETS, column_values, table
+from parlour.webhooks.addresses import Resolver, resolve
 
 HEADER_LIMIT = 64 * 1024  # an export's header line is far shorter; a backup's first "line" may be anything
 END_LIMIT = 64 * 1024  # the end line is far shorter too
@@ -88,10 +90,16 @@ def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, data
 
 
-def restore_export(*, db: Database, path: Path, progress: Progress | None = None) -> RestoreResult:
-    """Rebuild a site from its export; refused if the site exists. Returns the site's new API key."""
+def restore_export(
+    *, db: Database, path: Path, progress: Progress | None = None, resolver: Resolver | None = None
+) -> RestoreResult:
+    """Rebuild a site from its export; refused if the site exists. Returns the site's new API key.
+
+    resolver: looks webhook hosts up, as the API does when an endpoint is created (tests give their own).
+    """
     progress = progress or NoProgress()
     result = RestoreResult()
+    checks = LineChecks(resolver=resolver or resolve, warnings=result.warnings)
     lines = _lines(path)
     _number, first = next(lines, (0, {}))
     if first.get("type") != "header" or first.get("format") != FORMAT:
@@ -111,7 +119,7 @@ def restore_export(*, db: Database, path: Path, progress: Progress | None = None
     try:
         with db.write() as session:
             _refuse_non_empty(session)
-            _restore_lines(session, lines, result, progress, expected)
+            _restore_lines(session, lines, result, progress, expected, checks)
             sites = table("sites").c
             site_id = session.execute(select(sites.id).where(sites.slug == result.site_slug)).scalar_one()
             wrong = recount(session, int(site_id))
@@ -221,6 +229,7 @@ def _restore_lines(
     result: RestoreResult,
     progress: Progress,
     expected: dict[str, Any] | None,
+    checks: LineChecks,
 ) -> None:
     known = {s.type: s for s in SECTIONS}
     staff_ids: dict[int, int] = {}  # exported staff id -> id here, for staff who exist already
@@ -248,9 +257,10 @@ def _restore_lines(
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"line {number}: {exc}") from exc
         if kind == "site":
-            _new_site(session, values, result, number)
-        elif kind == "comment":
-            _render_comment(values, number)
+            _new_site(session, values, result, number, checks)
+        checks.check(kind, values, number)
+        if kind == "comment":
+            _render_comment(values)
         elif kind == "staff_user":
             existing = _staff_by_email(session, values)
             if existing is not None:
@@ -274,6 +284,7 @@ def _restore_lines(
     _flush(session, pending_table, pending)
     if not result.site_slug:
         raise InvalidInput("The export holds no site.")
+    checks.finish()
     progress.update(done=sum(result.counts.values()), total=0, counts=dict(result.counts))
 
 
@@ -291,7 +302,7 @@ def _refuse_non_empty(session: Session) -> None:
         )
 
 
-def _new_site(session: Session, values: dict[str, Any], result: RestoreResult, number: int) -> None:
+def _new_site(session: Session, values: dict[str, Any], result: RestoreResult, number: int, checks: LineChecks) -> None:
     settings = values.get("settings")
     settings = dict(settings) if isinstance(settings, dict) else settings
     if isinstance(settings, dict) and settings.get("sso_algorithm") == "HS256" and not settings.get("sso_secret"):
@@ -308,6 +319,7 @@ def _new_site(session: Session, values: dict[str, Any], result: RestoreResult, n
     result.api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     values["api_key_hash"] = hash_api_key(result.api_key)
     values["settings"] = checked.settings.model_dump(mode="json", context=STORED)
+    checks.restored_site(number, values.get("id"), checked.slug, checked.settings, values["allowed_origins"])
 
 
 def _checked_site(values: dict[str, Any], settings: Any, number: int) -> SiteCreate:
@@ -325,14 +337,9 @@ def _checked_site(values: dict[str, Any], settings: Any, number: int) -> SiteCre
     return checked
 
 
-def _render_comment(values: dict[str, Any], number: int) -> None:
-    """HTML from the comment's Markdown, as the live service renders it; the file's own HTML is never stored."""
-    body = values.get("body")
-    if values.get("parent_id") is not None and values.get("parent_id") == values.get("id"):
-        # The database takes a row that refers to itself; the threads and counts would loop on it.
-        raise InvalidInput(f"line {number}: comment {values['id']} is its own parent.")
-    if not isinstance(body, str):
-        raise InvalidInput(f"line {number}: a comment's body must be text.")
+def _render_comment(values: dict[str, Any]) -> None:
+    """HTML from the comment's Markdown (checked already), as the live service renders it; never the file's HTML."""
+    body = values["body"]
     # A deleted comment keeps no HTML (its text only while the site's deleted_text_days keep it for moderators).
     values["html"] = "" if values.get("status") == CommentStatus.DELETED.value else markup.render(body)
     values["markup_version"] = markup.MARKUP_VERSION

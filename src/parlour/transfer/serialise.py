@@ -129,6 +129,9 @@ def column_values(table: Table, data: Mapping[str, Any]) -> dict[str, Any]:
         value = data[column.name]
         if value is not None and isinstance(column.type, DateTime | UTCDateTime):
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                # Refused here by name: the database layer would refuse it later without saying which line.
+                raise ValueError(f"{column.name} {data[column.name]!r} is a time without a timezone")
         elif value is not None and isinstance(column.type, LargeBinary):
             value = bytes.fromhex(value)
         elif value is not None and isinstance(column.type, Enum) and value not in column.type.enums:
